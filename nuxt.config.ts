@@ -1,0 +1,36 @@
+// Separate build/output dirs let a test run build while `nuxt dev` is running.
+const buildDir = process.env.FLUME_BUILD_DIR
+const outputDir = process.env.FLUME_OUTPUT_DIR
+
+export default defineNuxtConfig({
+  modules: ['@nuxt/eslint', '@vueuse/nuxt'],
+  devtools: { enabled: false },
+  compatibilityDate: '2026-11-01',
+  telemetry: false,
+  ...(buildDir ? { buildDir } : {}),
+  app: {
+    head: {
+      htmlAttrs: { lang: 'en' },
+      title: 'Flume',
+      meta: [
+        { name: 'viewport', content: 'width=device-width, initial-scale=1' },
+        { name: 'description', content: 'Chat with any OpenAI-compatible model, streamed token by token.' },
+      ],
+    },
+  },
+  css: ['~/assets/main.css'],
+  nitro: {
+    ...(outputDir ? { output: { dir: outputDir } } : {}),
+    // Nitro compresses nothing by default; SSE must never be buffered by a proxy either.
+    routeRules: {
+      '/api/**': { headers: { 'cache-control': 'no-store' } },
+    },
+  },
+  typescript: {
+    strict: true,
+    typeCheck: false,
+  },
+  eslint: {
+    config: { stylistic: true },
+  },
+})

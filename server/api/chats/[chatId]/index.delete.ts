@@ -1,0 +1,12 @@
+import { ChatParams } from '#shared/schemas'
+
+export default defineEventHandler(async (event) => {
+  const { chatId } = paramsAs(event, ChatParams)
+  const owner = await useIdentity(event)
+  if (!await chatStore.get(owner, chatId)) throw notFound()
+  // Running answers are stopped first: their upstream requests are aborted, not left to run.
+  const runs = useRuns()
+  await Promise.all((await messageStore.running(owner, chatId)).map(id => runs.stop(id)))
+  await chatStore.remove(owner, chatId)
+  return sendNoContent(event, 204)
+})

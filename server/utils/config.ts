@@ -1,0 +1,56 @@
+import { resolve } from 'node:path'
+
+function int(name: string, fallback: number): number {
+  const raw = process.env[name]
+  const n = raw === undefined || raw === '' ? Number.NaN : Number(raw)
+  return Number.isFinite(n) && n >= 0 ? n : fallback
+}
+
+function list(name: string): string[] {
+  return (process.env[name] ?? '').split(',').map(s => s.trim()).filter(Boolean)
+}
+
+export interface FlumeConfig {
+  apiKey?: string
+  baseURL?: string
+  /** No key and no base URL: the built-in demo model answers. */
+  demo: boolean
+  defaultModel?: string
+  models: string[]
+  dataDir: string
+  sessionSecret?: string
+  maxRetries: number
+  upstreamTimeoutMs: number
+  stallTimeoutMs: number
+  heartbeatMs: number
+  saveIntervalMs: number
+  demoDelayMs: number
+}
+
+let cached: FlumeConfig | undefined
+
+/**
+ * Settings are read from the environment at run time (never baked into the build), under the
+ * names the openai SDK already knows plus FLUME_* for Flume's own; `.env.example` lists them all.
+ */
+export function useFlumeConfig(): FlumeConfig {
+  if (cached) return cached
+  const apiKey = process.env.OPENAI_API_KEY || undefined
+  const baseURL = process.env.OPENAI_BASE_URL || undefined
+  cached = {
+    apiKey,
+    baseURL,
+    demo: !apiKey && !baseURL,
+    defaultModel: process.env.FLUME_MODEL || undefined,
+    models: list('FLUME_MODELS'),
+    dataDir: resolve(process.env.FLUME_DATA_DIR || '.data'),
+    sessionSecret: process.env.FLUME_SESSION_SECRET || undefined,
+    maxRetries: int('FLUME_UPSTREAM_MAX_RETRIES', 2),
+    upstreamTimeoutMs: int('FLUME_UPSTREAM_TIMEOUT_MS', 60_000),
+    stallTimeoutMs: int('FLUME_STALL_TIMEOUT_MS', 60_000),
+    heartbeatMs: Math.max(int('FLUME_HEARTBEAT_MS', 15_000), 10),
+    saveIntervalMs: Math.max(int('FLUME_SAVE_INTERVAL_MS', 1000), 10),
+    demoDelayMs: int('FLUME_DEMO_DELAY_MS', 30),
+  }
+  return cached
+}

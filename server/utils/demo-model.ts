@@ -1,0 +1,107 @@
+/**
+ * The built-in demo model: an OpenAI-compatible server that lives in this process and is handed
+ * to the real openai client as its `fetch`, so the demo exercises the same path as a real model.
+ */
+
+const encoder = new TextEncoder()
+
+export async function demoFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url)
+  if (url.pathname.endsWith('/models')) {
+    return Response.json({ object: 'list', data: [{ id: DEMO_MODEL, object: 'model', created: 0, owned_by: 'flume' }] })
+  }
+  if (!url.pathname.endsWith('/chat/completions')) {
+    return Response.json({ error: { message: 'Not found', type: 'invalid_request_error' } }, { status: 404 })
+  }
+  const body = JSON.parse(String(init?.body ?? '{}')) as { messages?: { role: string, content: string }[] }
+  const question = [...(body.messages ?? [])].reverse().find(m => m.role === 'user')?.content ?? ''
+  const tokens = tokenize(demoAnswer(question))
+  const promptTokens = Math.ceil(JSON.stringify(body.messages ?? []).length / 4)
+  const signal = init?.signal ?? undefined
+  const delay = useFlumeConfig().demoDelayMs
+  const id = `chatcmpl-demo-${Date.now()}`
+  const frame = (payload: unknown) => encoder.encode(`data: ${JSON.stringify(payload)}\n\n`)
+  const chunk = (delta: Record<string, string>, finish: string | null) => frame({
+    id, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: DEMO_MODEL,
+    choices: [{ index: 0, delta, finish_reason: finish }],
+  })
+
+  const stream = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      try {
+        controller.enqueue(chunk({ role: 'assistant', content: '' }, null))
+        for (const token of tokens) {
+          await sleep(delay, signal)
+          controller.enqueue(chunk({ content: token }, null))
+        }
+        controller.enqueue(chunk({}, 'stop'))
+        controller.enqueue(frame({
+          id, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: DEMO_MODEL, choices: [],
+          usage: { prompt_tokens: promptTokens, completion_tokens: tokens.length, total_tokens: promptTokens + tokens.length },
+        }))
+        controller.enqueue(encoder.encode('data: [DONE]\n\n'))
+        controller.close()
+      }
+      catch (error) {
+        controller.error(error)
+      }
+    },
+  })
+  return new Response(stream, { headers: { 'content-type': 'text/event-stream' } })
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason)
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(signal!.reason)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+/** Word-sized pieces with their whitespace, like a real model's tokens. */
+function tokenize(text: string): string[] {
+  return text.match(/\s*\S{1,12}|\s+/g) ?? []
+}
+
+function demoAnswer(question: string): string {
+  const asked = question.trim().replace(/\s+/g, ' ')
+  const quote = asked.length > 120 ? `${asked.slice(0, 119)}…` : asked
+  return `You asked: *${quote.replace(/[*_`[\]<>]/g, '')}*
+
+I'm **Flume's demo model**. I can't really answer yet, but everything you see is the real path: \
+your message was stored, a run started on the server, and this text reaches you token by token \
+over Server-Sent Events.
+
+### Connect a real model
+
+1. Copy \`.env.example\` to \`.env\`.
+2. Set **one** of these, then restart \`npm run dev\`:
+   - \`OPENAI_API_KEY\` for OpenAI,
+   - \`OPENAI_BASE_URL\` for any OpenAI-compatible server (Ollama, llama.cpp, vLLM, LM Studio, OpenRouter).
+3. Optionally pick the default model with \`FLUME_MODEL\`.
+
+\`\`\`bash
+# OpenAI
+OPENAI_API_KEY=sk-...
+FLUME_MODEL=gpt-4o-mini
+
+# or a local Ollama
+OPENAI_BASE_URL=http://127.0.0.1:11434/v1
+FLUME_MODEL=llama3.2
+\`\`\`
+
+### Things to try meanwhile
+
+- **Reload the page** while I'm writing: the answer carries on where it was.
+- Press **Stop**: generation ends on the server, and the text so far is kept.
+- Open this chat in a **second tab**: both follow the same answer.
+
+Happy chatting!`
+}

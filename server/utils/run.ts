@@ -1,0 +1,138 @@
+import type { MessageError, Usage } from '#shared/schemas'
+
+export interface RunFinal {
+  status: 'done' | 'stopped' | 'error'
+  error?: MessageError
+  usage?: Usage
+}
+
+/** What a reader gets: the text after its offset (possibly empty) and, once the run ended, how. */
+export interface ReadResult {
+  text: string
+  /** Length of the answer after `text`: the SSE frame id. */
+  offset: number
+  final?: RunFinal
+}
+
+export interface RunReader {
+  /** Resolves when there is text after the reader's offset, the run ended, or the reader was closed. */
+  next: () => Promise<ReadResult>
+  close: () => void
+  readonly closed: boolean
+}
+
+/**
+ * One generation: owns the abort controller, the text so far and the readers waiting for more.
+ * Text is kept as a list of chunks with cumulative ends, so a reader's "text after N" costs
+ * what is new, never the whole answer (slicing a growing string would make long answers quadratic).
+ */
+export class Run {
+  readonly controller = new AbortController()
+  readonly finished: Promise<RunFinal>
+  final?: RunFinal
+  /** Text not yet saved to the database. */
+  dirty = false
+  private readonly chunks: string[] = []
+  private readonly ends: number[] = []
+  private joined = ''
+  private joinedChunks = 0
+  private waiting?: { promise: Promise<void>, resolve: () => void }
+  private settle!: (final: RunFinal) => void
+
+  constructor(readonly messageId: string, readonly owner: string) {
+    this.finished = new Promise(resolve => (this.settle = resolve))
+  }
+
+  get length(): number {
+    return this.ends.length ? this.ends[this.ends.length - 1]! : 0
+  }
+
+  append(text: string) {
+    if (!text || this.final) return
+    this.chunks.push(text)
+    this.ends.push(this.length + text.length)
+    this.dirty = true
+    this.wake()
+  }
+
+  /** The whole text so far; joins only the chunks added since the last call. */
+  text(): string {
+    if (this.joinedChunks < this.chunks.length) {
+      this.joined += this.chunks.slice(this.joinedChunks).join('')
+      this.joinedChunks = this.chunks.length
+    }
+    return this.joined
+  }
+
+  /** Text after `offset` (a UTF-16 length, as the contract's ids). */
+  textFrom(offset: number): string {
+    if (offset >= this.length) return ''
+    if (offset <= 0) return this.text()
+    // First chunk that ends after offset.
+    let lo = 0
+    let hi = this.ends.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (this.ends[mid]! > offset) hi = mid
+      else lo = mid + 1
+    }
+    const chunk = this.chunks[lo]!
+    const head = chunk.slice(offset - (this.ends[lo]! - chunk.length))
+    return lo === this.chunks.length - 1 ? head : head + this.chunks.slice(lo + 1).join('')
+  }
+
+  /** Called once the final state is stored: readers then send their last frames. */
+  end(final: RunFinal) {
+    if (this.final) return
+    this.final = final
+    this.settle(final)
+    this.wake()
+  }
+
+  stop() {
+    this.controller.abort()
+  }
+
+  reader(offset: number): RunReader {
+    const wake = () => this.wake()
+    let position = Math.max(0, offset)
+    let closed = false
+    return {
+      get closed() {
+        return closed
+      },
+      close() {
+        closed = true
+        // Wakes every reader of this run; the others just wait again.
+        wake()
+      },
+      next: async () => {
+        for (;;) {
+          if (closed) return { text: '', offset: position }
+          if (position < this.length) {
+            const text = this.textFrom(position)
+            position = this.length
+            return { text, offset: position }
+          }
+          if (this.final) return { text: '', offset: position, final: this.final }
+          await this.changed()
+        }
+      },
+    }
+  }
+
+  private changed(): Promise<void> {
+    if (!this.waiting) {
+      let resolve!: () => void
+      const promise = new Promise<void>(r => (resolve = r))
+      this.waiting = { promise, resolve }
+    }
+    return this.waiting.promise
+  }
+
+  private wake() {
+    const waiting = this.waiting
+    this.waiting = undefined
+    waiting?.resolve()
+  }
+}

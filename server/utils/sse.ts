@@ -1,0 +1,183 @@
+import type { H3Event } from 'h3'
+import type { ServerResponse } from 'node:http'
+import { DONE_SENTINEL, type StreamEvent } from '#shared/schemas'
+
+export const SSE_HEADERS = {
+  'content-type': 'text/event-stream',
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no',
+  'connection': 'keep-alive',
+} as const
+
+/** One SSE frame. `data` is JSON without raw newlines, so one `data:` line always suffices. */
+export function frame(offset: number, data: StreamEvent | typeof DONE_SENTINEL): string {
+  return `id: ${offset}\ndata: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`
+}
+
+export const PING = ': ping\n\n'
+
+/** The frames that close a stream: usage, error, then the sentinel. */
+export function finalFrames(offset: number, final: RunFinal): string {
+  let out = ''
+  if (final.usage) out += frame(offset, { type: 'usage', ...final.usage })
+  if (final.error) out += frame(offset, { type: 'error', ...final.error })
+  return out + frame(offset, DONE_SENTINEL)
+}
+
+/** Where frames go: a Node response or a web stream. `write` answers false when the peer is slow. */
+interface Sink {
+  write: (chunk: string) => boolean
+  drained: () => Promise<void>
+  end: () => void
+  readonly closed: boolean
+  onClose: (fn: () => void) => void
+}
+
+/**
+ * Sends a reader as SSE: what is pending goes out merged into one frame, `: ping` while idle,
+ * and the final frames at the end. Stops reading as soon as the client is gone.
+ */
+export function sendRun(event: H3Event, reader: RunReader) {
+  return streamTo(event, async (sink) => {
+    const heartbeatMs = useFlumeConfig().heartbeatMs
+    let lastWrite = Date.now()
+    const send = async (chunk: string) => {
+      lastWrite = Date.now()
+      if (!sink.write(chunk)) await sink.drained()
+    }
+    const heartbeat = setInterval(() => {
+      if (Date.now() - lastWrite >= heartbeatMs - 5) {
+        lastWrite = Date.now()
+        sink.write(PING)
+      }
+    }, heartbeatMs)
+    sink.onClose(() => reader.close())
+    try {
+      for (;;) {
+        const { text, offset, final } = await reader.next()
+        if (sink.closed || reader.closed) return
+        if (text) await send(frame(offset, { type: 'delta', text }))
+        if (final) {
+          await send(finalFrames(offset, final))
+          return
+        }
+      }
+    }
+    finally {
+      clearInterval(heartbeat)
+      reader.close()
+      sink.end()
+    }
+  })
+}
+
+/** Sends frames that are already known (a finished message read from the database). */
+export function sendFrames(event: H3Event, frames: string) {
+  return streamTo(event, async (sink) => {
+    sink.write(frames)
+    sink.end()
+  })
+}
+
+/**
+ * On Node we write to the socket ourselves: h3 v1's event streams miss a client that left
+ * once a body was read, and a returned ReadableStream is never cancelled there.
+ * Elsewhere (web presets) we own the ReadableStream and treat cancel() as the client leaving.
+ */
+function streamTo(event: H3Event, pump: (sink: Sink) => Promise<void>) {
+  const res = event.node?.res as ServerResponse | undefined
+  if (res?.socket) {
+    res.writeHead(200, SSE_HEADERS)
+    res.flushHeaders()
+    res.socket.setNoDelay(true)
+    const sink = nodeSink(res)
+    return pump(sink).catch((error) => {
+      console.error('[flume] stream failed', error)
+      sink.end()
+    })
+  }
+  const encoder = new TextEncoder()
+  let closeHandlers: (() => void)[] = []
+  let closed = false
+  let controller!: ReadableStreamDefaultController<Uint8Array>
+  let resume: (() => void) | undefined
+  const close = () => {
+    if (closed) return
+    closed = true
+    for (const fn of closeHandlers) fn()
+    closeHandlers = []
+    resume?.()
+  }
+  event.web?.request?.signal?.addEventListener('abort', close)
+  const sink: Sink = {
+    get closed() {
+      return closed
+    },
+    write(chunk) {
+      if (closed) return true
+      try {
+        controller.enqueue(encoder.encode(chunk))
+      }
+      catch {
+        close()
+        return true
+      }
+      return (controller.desiredSize ?? 1) > 0
+    },
+    drained: () => new Promise<void>(resolve => (resume = resolve)),
+    end() {
+      if (closed) return
+      closed = true
+      try {
+        controller.close()
+      }
+      catch { /* already closed */ }
+    },
+    onClose: fn => closeHandlers.push(fn),
+  }
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c
+      void pump(sink).catch(() => sink.end())
+    },
+    pull() {
+      const r = resume
+      resume = undefined
+      r?.()
+    },
+    cancel: close,
+  }, { highWaterMark: 16 })
+  return new Response(body, { status: 200, headers: SSE_HEADERS })
+}
+
+function nodeSink(res: ServerResponse): Sink {
+  let closed = false
+  const handlers: (() => void)[] = []
+  res.on('close', () => {
+    closed = true
+    for (const fn of handlers.splice(0)) fn()
+  })
+  return {
+    get closed() {
+      return closed || res.destroyed
+    },
+    write: chunk => (closed ? true : res.write(chunk)),
+    drained: () => new Promise<void>((resolve) => {
+      if (closed) return resolve()
+      const done = () => {
+        res.off('drain', done)
+        res.off('close', done)
+        resolve()
+      }
+      res.on('drain', done)
+      res.on('close', done)
+    }),
+    end() {
+      if (!closed && !res.writableEnded) res.end()
+    },
+    onClose(fn) {
+      if (closed) fn()
+      else handlers.push(fn)
+    },
+  }
+}

@@ -1,0 +1,175 @@
+import type { Chat, Message, MessageError, MessageStatus, Usage } from '#shared/schemas'
+
+interface ChatRow { id: string, owner: string, title: string, created_at: number, updated_at: number }
+interface MessageRow {
+  id: string
+  chat_id: string
+  owner: string
+  position: number
+  role: 'user' | 'assistant'
+  content: string
+  status: MessageStatus
+  error_code: string | null
+  error_message: string | null
+  model: string | null
+  prompt_tokens: number | null
+  completion_tokens: number | null
+  created_at: number
+}
+
+export const DEFAULT_TITLE = 'New chat'
+const TITLE_FROM_MESSAGE_LENGTH = 60
+
+const iso = (ms: number) => new Date(Number(ms)).toISOString()
+
+function toChat(row: ChatRow): Chat {
+  return { id: row.id, title: row.title, createdAt: iso(row.created_at), updatedAt: iso(row.updated_at) }
+}
+
+export function toMessage(row: MessageRow): Message {
+  const message: Message = {
+    id: row.id,
+    chatId: row.chat_id,
+    role: row.role,
+    content: row.content,
+    status: row.status,
+    createdAt: iso(row.created_at),
+  }
+  if (row.error_code) message.error = { code: row.error_code, message: row.error_message ?? '' }
+  if (row.model) message.model = row.model
+  if (row.prompt_tokens != null && row.completion_tokens != null) {
+    message.usage = { promptTokens: Number(row.prompt_tokens), completionTokens: Number(row.completion_tokens) }
+  }
+  return message
+}
+
+/** Every query takes the owner: another identity's rows are invisible, never "forbidden". */
+export const chatStore = {
+  async create(owner: string, title = DEFAULT_TITLE): Promise<Chat> {
+    const db = await useDb()
+    const now = Date.now()
+    const row: ChatRow = { id: newId(), owner, title, created_at: now, updated_at: now }
+    await db.prepare('INSERT INTO chats (id, owner, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)')
+      .run(row.id, row.owner, row.title, row.created_at, row.updated_at)
+    return toChat(row)
+  },
+
+  async list(owner: string): Promise<Chat[]> {
+    const db = await useDb()
+    const rows = await db.prepare('SELECT * FROM chats WHERE owner = ? ORDER BY updated_at DESC, created_at DESC').all(owner) as ChatRow[]
+    return rows.map(toChat)
+  },
+
+  async get(owner: string, chatId: string): Promise<Chat | undefined> {
+    const db = await useDb()
+    const row = await db.prepare('SELECT * FROM chats WHERE id = ? AND owner = ?').get(chatId, owner) as ChatRow | undefined
+    return row ? toChat(row) : undefined
+  },
+
+  async rename(owner: string, chatId: string, title: string): Promise<Chat | undefined> {
+    const db = await useDb()
+    await db.prepare('UPDATE chats SET title = ?, updated_at = ? WHERE id = ? AND owner = ?').run(title, Date.now(), chatId, owner)
+    return this.get(owner, chatId)
+  },
+
+  async remove(owner: string, chatId: string): Promise<boolean> {
+    const db = await useDb()
+    if (!await this.get(owner, chatId)) return false
+    await runBatch(db, [
+      ['DELETE FROM messages WHERE chat_id = ? AND owner = ?', chatId, owner],
+      ['DELETE FROM chats WHERE id = ? AND owner = ?', chatId, owner],
+    ])
+    return true
+  },
+}
+
+export const messageStore = {
+  async list(owner: string, chatId: string): Promise<Message[]> {
+    const db = await useDb()
+    const rows = await db.prepare('SELECT * FROM messages WHERE chat_id = ? AND owner = ? ORDER BY position').all(chatId, owner) as MessageRow[]
+    return rows.map(toMessage)
+  },
+
+  async get(owner: string, chatId: string, messageId: string): Promise<Message | undefined> {
+    const db = await useDb()
+    const row = await db.prepare('SELECT * FROM messages WHERE id = ? AND chat_id = ? AND owner = ?').get(messageId, chatId, owner) as MessageRow | undefined
+    return row ? toMessage(row) : undefined
+  },
+
+  /** Ids of a chat's messages still generating, so deleting the chat can stop them. */
+  async running(owner: string, chatId: string): Promise<string[]> {
+    const db = await useDb()
+    const rows = await db.prepare(`SELECT id FROM messages WHERE chat_id = ? AND owner = ? AND status IN ('pending', 'streaming')`).all(chatId, owner) as { id: string }[]
+    return rows.map(r => r.id)
+  },
+
+  /**
+   * Stores the person's message and the assistant's `pending` answer in one transaction,
+   * before the 202 goes out: a crash after that loses neither.
+   */
+  async createExchange(owner: string, chat: Chat, content: string, model: string, assistantId = newId()): Promise<{ userMessage: Message, assistantMessage: Message }> {
+    const db = await useDb()
+    const now = Date.now()
+    const insert = `INSERT INTO messages (id, chat_id, owner, position, role, content, status, model, created_at)
+      VALUES (?, ?, ?, (SELECT COALESCE(MAX(position), 0) + 1 FROM messages WHERE chat_id = ?), ?, ?, ?, ?, ?)`
+    const user: MessageRow = emptyRow(owner, chat.id, 'user', content, 'done', now)
+    const assistant: MessageRow = { ...emptyRow(owner, chat.id, 'assistant', '', 'pending', now), id: assistantId, model }
+    const title = chat.title === DEFAULT_TITLE ? titleFrom(content) : chat.title
+    await runBatch(db, [
+      ...[user, assistant].map((m): Statement => [insert, m.id, m.chat_id, owner, m.chat_id, m.role, m.content, m.status, m.model, m.created_at]),
+      ['UPDATE chats SET updated_at = ?, title = ? WHERE id = ? AND owner = ?', now, title, chat.id, owner],
+    ])
+    return { userMessage: toMessage(user), assistantMessage: toMessage(assistant) }
+  },
+
+  /** What the model is asked: the chat so far, without answers that produced nothing. */
+  async history(owner: string, chatId: string, beforeMessageId: string): Promise<{ role: 'user' | 'assistant', content: string }[]> {
+    const db = await useDb()
+    const rows = await db.prepare(`SELECT role, content FROM messages WHERE chat_id = ? AND owner = ?
+      AND position < (SELECT position FROM messages WHERE id = ?) ORDER BY position`).all(chatId, owner, beforeMessageId) as Pick<MessageRow, 'role' | 'content'>[]
+    return rows.filter(r => r.content.length > 0).map(r => ({ role: r.role, content: r.content }))
+  },
+
+  /** Marks a pending answer as streaming; false when someone else already took it. */
+  async claim(messageId: string): Promise<boolean> {
+    const db = await useDb()
+    const res = await db.prepare(`UPDATE messages SET status = 'streaming' WHERE id = ? AND status = 'pending'`).run(messageId) as { changes?: number }
+    return Number(res.changes ?? 1) > 0
+  },
+
+  /** Saves the text of running answers; one transaction for all of them. */
+  async saveProgress(items: { id: string, content: string }[]): Promise<void> {
+    if (!items.length) return
+    const db = await useDb()
+    const update = `UPDATE messages SET content = ?, status = 'streaming' WHERE id = ? AND status IN ('pending', 'streaming')`
+    await runBatch(db, items.map((item): Statement => [update, item.content, item.id]))
+  },
+
+  async finish(messageId: string, final: { content: string, status: MessageStatus, error?: MessageError, usage?: Usage }): Promise<void> {
+    const db = await useDb()
+    await db.prepare(`UPDATE messages SET content = ?, status = ?, error_code = ?, error_message = ?, prompt_tokens = ?, completion_tokens = ? WHERE id = ?`)
+      .run(final.content, final.status, final.error?.code ?? null, final.error?.message ?? null, final.usage?.promptTokens ?? null, final.usage?.completionTokens ?? null, messageId)
+  },
+
+  /** After a restart nothing is generating: answers left running keep their saved text and end in `interrupted`. */
+  async markInterrupted(): Promise<number> {
+    const db = await useDb()
+    const res = await db.prepare(`UPDATE messages SET status = 'error', error_code = 'interrupted', error_message = ? WHERE status IN ('pending', 'streaming')`)
+      .run(INTERRUPTED_MESSAGE) as { changes?: number }
+    return Number(res.changes ?? 0)
+  },
+}
+
+export const INTERRUPTED_MESSAGE = 'The server restarted while this answer was being written. Retry to get a full answer.'
+
+function emptyRow(owner: string, chatId: string, role: 'user' | 'assistant', content: string, status: MessageStatus, now: number): MessageRow {
+  return {
+    id: newId(), chat_id: chatId, owner, position: 0, role, content, status,
+    error_code: null, error_message: null, model: null, prompt_tokens: null, completion_tokens: null, created_at: now,
+  }
+}
+
+function titleFrom(content: string): string {
+  const line = content.trim().replace(/\s+/g, ' ')
+  return line.length > TITLE_FROM_MESSAGE_LENGTH ? `${line.slice(0, TITLE_FROM_MESSAGE_LENGTH - 1).trimEnd()}…` : line
+}

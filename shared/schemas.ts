@@ -1,0 +1,94 @@
+import { z } from 'zod'
+
+/** Longest message a person may send, in JavaScript string length (CONTRACT.md). */
+export const MAX_CONTENT_LENGTH = 100_000
+export const MAX_TITLE_LENGTH = 200
+
+export const MessageRole = z.enum(['user', 'assistant'])
+export const MessageStatus = z.enum(['pending', 'streaming', 'done', 'stopped', 'error'])
+export const FINAL_STATUSES = ['done', 'stopped', 'error'] as const
+
+export const MessageErrorSchema = z.object({ code: z.string(), message: z.string() })
+
+export const UsageSchema = z.object({
+  promptTokens: z.number().int().nonnegative(),
+  completionTokens: z.number().int().nonnegative(),
+})
+
+export const MessageSchema = z.object({
+  id: z.string(),
+  chatId: z.string(),
+  role: MessageRole,
+  content: z.string(),
+  status: MessageStatus,
+  error: MessageErrorSchema.optional(),
+  model: z.string().optional(),
+  usage: UsageSchema.optional(),
+  createdAt: z.string(),
+})
+
+export const ChatSchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+})
+
+export const ChatWithMessagesSchema = ChatSchema.extend({ messages: z.array(MessageSchema) })
+
+/** Ids are 22 url-safe characters from 128 random bits (server/utils/ids.ts). */
+export const IdSchema = z.string().regex(/^[\w-]{10,64}$/)
+
+export const ChatParams = z.object({ chatId: IdSchema })
+export const MessageParams = z.object({ chatId: IdSchema, messageId: IdSchema })
+
+const Title = z.string().trim().min(1).max(MAX_TITLE_LENGTH)
+
+export const CreateChatBody = z.object({ title: Title.optional() }).strict()
+export const PatchChatBody = z.object({ title: Title }).strict()
+
+export const PostMessageBody = z.object({
+  // Length is checked separately so that oversized content answers 413, not 400.
+  content: z.string().refine(s => s.trim().length > 0, 'content must not be empty'),
+  model: z.string().trim().min(1).max(200).optional(),
+}).strict()
+
+export const PostMessageResponseSchema = z.object({
+  userMessage: MessageSchema,
+  assistantMessage: MessageSchema,
+  streamUrl: z.string(),
+})
+
+export const ModelsResponseSchema = z.object({
+  models: z.array(z.object({ id: z.string() })),
+  default: z.string(),
+})
+
+/** The JSON payloads of the stream's `data:` lines; `[DONE]` is sent as plain text. */
+export const StreamEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('delta'), text: z.string() }),
+  z.object({ type: z.literal('usage'), promptTokens: z.number(), completionTokens: z.number() }),
+  z.object({ type: z.literal('error'), code: z.string(), message: z.string() }),
+])
+
+export const DONE_SENTINEL = '[DONE]'
+
+export type MessageRole = z.infer<typeof MessageRole>
+export type MessageStatus = z.infer<typeof MessageStatus>
+export type MessageError = z.infer<typeof MessageErrorSchema>
+export type Usage = z.infer<typeof UsageSchema>
+export type Message = z.infer<typeof MessageSchema>
+export type Chat = z.infer<typeof ChatSchema>
+export type ChatWithMessages = z.infer<typeof ChatWithMessagesSchema>
+export type PostMessageResponse = z.infer<typeof PostMessageResponseSchema>
+export type ModelsResponse = z.infer<typeof ModelsResponseSchema>
+export type StreamEvent = z.infer<typeof StreamEventSchema>
+
+export function isFinalStatus(status: MessageStatus): boolean {
+  return (FINAL_STATUSES as readonly string[]).includes(status)
+}
+
+/** Where a message's stream is read (CONTRACT.md: relative to the origin). */
+export function streamUrlFor(chatId: string, messageId: string): string {
+  return `/api/chats/${chatId}/messages/${messageId}/stream`
+}

@@ -1,0 +1,93 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { serverEntry } from './paths'
+
+export interface FlumeServer {
+  url: string
+  port: number
+  dataDir: string
+  /** Everything the server printed, for debugging failed tests. */
+  logs: () => string
+  stop: () => Promise<void>
+  /** Kills the process without letting it clean up, as a crash would. */
+  kill: () => Promise<void>
+}
+
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.unref()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+/**
+ * Starts the built server (`.output`) on 127.0.0.1 with its own data directory.
+ * `env` is passed on top of a clean LLM configuration (no key, no base URL: the demo model).
+ */
+export async function startFlume(env: Record<string, string | undefined> = {}, opts: { dataDir?: string } = {}): Promise<FlumeServer> {
+  const port = await freePort()
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'flume-test-'))
+  const child: ChildProcess = spawn(process.execPath, [serverEntry], {
+    env: {
+      ...process.env,
+      OPENAI_API_KEY: undefined,
+      OPENAI_BASE_URL: undefined,
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      FLUME_DATA_DIR: dataDir,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  const collect = (d: Buffer) => {
+    out += d
+  }
+  child.stdout!.on('data', collect)
+  child.stderr!.on('data', collect)
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`Flume exited early (${child.exitCode}):\n${out}`)
+    try {
+      const res = await fetch(`${url}/api/health`)
+      if (res.ok) break
+    }
+    catch { /* not listening yet */ }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL')
+      throw new Error(`Flume did not start in time:\n${out}`)
+    }
+    await new Promise(r => setTimeout(r, 100))
+  }
+  const exited = new Promise<void>(r => child.once('exit', () => r()))
+  let removed = false
+  const cleanup = () => {
+    if (!removed && !opts.dataDir) rmSync(dataDir, { recursive: true, force: true })
+    removed = true
+  }
+  return {
+    url,
+    port,
+    dataDir,
+    logs: () => out,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM')
+      await exited
+      cleanup()
+    },
+    async kill() {
+      if (child.exitCode === null) child.kill('SIGKILL')
+      await exited
+    },
+  }
+}
