@@ -1,4 +1,7 @@
 import type { MessageError, Usage } from '#shared/schemas'
+import type { ChatTurn, CompletionPart } from './llm'
+import { toUpstreamError } from './llm'
+import { Run, type RunFinal, type RunReader } from './run'
 
 export interface GenerationJob {
   chatId: string
@@ -23,10 +26,26 @@ export interface RunRegistry {
   readonly size: number
 }
 
-class MemoryRunRegistry implements RunRegistry {
+/** What a generation needs from the outside world: the model and the database. */
+export interface GenerationIO {
+  saveIntervalMs: number
+  complete: (request: { model: string, messages: ChatTurn[], signal: AbortSignal }) => AsyncIterable<CompletionPart>
+  claim: (messageId: string) => Promise<unknown>
+  history: (job: GenerationJob, messageId: string) => Promise<ChatTurn[]>
+  saveProgress: (items: { id: string, content: string }[]) => Promise<void>
+  finish: (messageId: string, final: RunFinal & { content: string }) => Promise<void>
+  log?: Pick<Console, 'warn' | 'error'>
+}
+
+export class MemoryRunRegistry implements RunRegistry {
   private readonly runs = new Map<string, Run>()
   private saver: ReturnType<typeof setInterval> | undefined
   private saving = false
+  private readonly log: Pick<Console, 'warn' | 'error'>
+
+  constructor(private readonly io: GenerationIO) {
+    this.log = io.log ?? console
+  }
 
   get size() {
     return this.runs.size
@@ -45,7 +64,7 @@ class MemoryRunRegistry implements RunRegistry {
 
   launch(run: Run, job: GenerationJob): Promise<RunFinal> {
     this.updateSaver()
-    return generate(run, job).finally(() => {
+    return this.generate(run, job).finally(() => {
       this.runs.delete(run.messageId)
       this.updateSaver()
     })
@@ -63,10 +82,28 @@ class MemoryRunRegistry implements RunRegistry {
     return true
   }
 
-  /** One timer saves every running answer that changed, in one transaction, at most every FLUME_SAVE_INTERVAL_MS. */
+  /** Saves every running answer that changed, in one transaction. Runs on a timer; callable directly. */
+  async save() {
+    if (this.saving) return
+    this.saving = true
+    const dirty = [...this.runs.values()].filter(run => run.dirty && !run.final)
+    try {
+      for (const run of dirty) run.dirty = false
+      await this.io.saveProgress(dirty.map(run => ({ id: run.messageId, content: run.text() })))
+    }
+    catch (error) {
+      this.log.error('[flume] saving running answers failed; retrying on the next tick', error)
+      for (const run of dirty) run.dirty = true
+    }
+    finally {
+      this.saving = false
+    }
+  }
+
+  /** One timer for all runs, alive only while something runs. */
   private updateSaver() {
     if (this.runs.size && !this.saver) {
-      this.saver = setInterval(() => void this.save(), useFlumeConfig().saveIntervalMs)
+      this.saver = setInterval(() => void this.save(), this.io.saveIntervalMs)
       this.saver.unref?.()
     }
     else if (!this.runs.size && this.saver) {
@@ -75,84 +112,73 @@ class MemoryRunRegistry implements RunRegistry {
     }
   }
 
-  private async save() {
-    if (this.saving) return
-    this.saving = true
+  /** Runs one generation to its end and stores the outcome. Never throws. */
+  private async generate(run: Run, job: GenerationJob): Promise<RunFinal> {
+    const { io } = this
+    const signal = run.controller.signal
+    let status: RunFinal['status'] = 'done'
+    let error: MessageError | undefined
+    let usage: Usage | undefined
     try {
-      const dirty = [...this.runs.values()].filter(run => run.dirty && !run.final)
-      for (const run of dirty) run.dirty = false
-      await messageStore.saveProgress(dirty.map(run => ({ id: run.messageId, content: run.text() })))
+      await io.claim(run.messageId)
+      const messages = await io.history(job, run.messageId)
+      for await (const part of io.complete({ model: job.model, messages, signal })) {
+        if (part.type === 'delta') run.append(part.text)
+        else usage = { promptTokens: part.promptTokens, completionTokens: part.completionTokens }
+      }
+      if (signal.aborted) status = 'stopped'
     }
-    catch (error) {
-      console.error('[flume] saving running answers failed; retrying on the next tick', error)
-      for (const run of this.runs.values()) run.dirty = true
-    }
-    finally {
-      this.saving = false
-    }
-  }
-}
-
-const registry = new MemoryRunRegistry()
-
-export function useRuns(): RunRegistry {
-  return registry
-}
-
-/** Runs one generation to its end and stores the outcome. Never throws. */
-async function generate(run: Run, job: GenerationJob): Promise<RunFinal> {
-  const config = useFlumeConfig()
-  let status: RunFinal['status'] = 'done'
-  let error: MessageError | undefined
-  let usage: Usage | undefined
-  try {
-    await messageStore.claim(run.messageId)
-    const history = await messageStore.history(job.owner, job.chatId, run.messageId)
-    const parts = streamCompletion({
-      client: useOpenAI(),
-      model: job.model,
-      messages: history,
-      signal: run.controller.signal,
-      stallTimeoutMs: config.stallTimeoutMs,
-    })
-    for await (const part of parts) {
-      if (part.type === 'delta') run.append(part.text)
-      else usage = { promptTokens: part.promptTokens, completionTokens: part.completionTokens }
-    }
-    if (run.controller.signal.aborted) status = 'stopped'
-  }
-  catch (cause) {
-    if (run.controller.signal.aborted) {
-      status = 'stopped'
-    }
-    else {
-      const failure = toUpstreamError(cause)
-      status = 'error'
-      error = { code: failure.code, message: failure.message }
-      if (failure.code === 'upstream_error' || failure.code === 'upstream_unavailable') {
-        console.warn(`[flume] generation of ${run.messageId} failed:`, (cause as Error)?.message ?? cause)
+    catch (cause) {
+      if (signal.aborted) {
+        status = 'stopped'
+      }
+      else {
+        const failure = toUpstreamError(cause)
+        status = 'error'
+        error = { code: failure.code, message: failure.message }
+        this.log.warn(`[flume] answer ${run.messageId} failed (${failure.code}):`, (cause as Error)?.message ?? cause)
       }
     }
+    const final: RunFinal = { status, ...(error ? { error } : {}), ...(usage ? { usage } : {}) }
+    await this.persistFinal(run, final)
+    run.end(final)
+    return final
   }
-  const final: RunFinal = { status, ...(error ? { error } : {}), ...(usage ? { usage } : {}) }
-  await persistFinal(run, final)
-  run.end(final)
-  return final
-}
 
-async function persistFinal(run: Run, final: RunFinal) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await messageStore.finish(run.messageId, { content: run.text(), ...final })
-      return
-    }
-    catch (error) {
-      // The text is in memory and readers still get it; keep trying briefly rather than lose it.
-      if (attempt >= 5) {
-        console.error(`[flume] could not store the final answer of ${run.messageId}`, error)
+  private async persistFinal(run: Run, final: RunFinal) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.io.finish(run.messageId, { content: run.text(), ...final })
         return
       }
-      await new Promise(resolve => setTimeout(resolve, 200 * attempt))
+      catch (error) {
+        // Readers still get the text from memory; keep trying briefly rather than lose it.
+        if (attempt >= 5) {
+          this.log.error(`[flume] could not store the final answer of ${run.messageId}`, error)
+          return
+        }
+        await new Promise(resolve => setTimeout(resolve, 200 * attempt))
+      }
     }
   }
+}
+
+let registry: MemoryRunRegistry | undefined
+
+export function useRuns(): RunRegistry {
+  registry ??= new MemoryRunRegistry({
+    saveIntervalMs: useFlumeConfig().saveIntervalMs,
+    complete: ({ model, messages, signal }) => streamCompletion({
+      client: useOpenAI(),
+      model,
+      messages,
+      signal,
+      stallTimeoutMs: useFlumeConfig().stallTimeoutMs,
+    }),
+    claim: id => messageStore.claim(id),
+    history: (job, id) => messageStore.history(job.owner, job.chatId, id),
+    saveProgress: items => messageStore.saveProgress(items),
+    finish: (id, final) => messageStore.finish(id, final),
+  })
+  return registry
 }

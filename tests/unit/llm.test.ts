@@ -1,0 +1,127 @@
+import OpenAI from 'openai'
+import { describe, expect, it } from 'vitest'
+import { streamCompletion, UpstreamError, type CompletionPart } from '../../server/utils/llm'
+
+const encoder = new TextEncoder()
+
+interface Script {
+  status?: number
+  chunks?: string[]
+  delayMs?: number
+  /** Breaks the body after this many chunks, like a dropped connection. */
+  breakAfter?: number
+  /** Sends this many chunks, then nothing more. */
+  hangAfter?: number
+}
+
+/** An openai client whose `fetch` plays a script: the real SDK parses real SSE bytes. */
+function clientFor(script: Script, seen: { aborted?: boolean } = {}) {
+  const fetch = async (_url: string | URL | Request, init?: RequestInit) => {
+    if (script.status && script.status >= 400) {
+      return Response.json({ error: { message: `failure ${script.status}`, type: 'x' } }, { status: script.status })
+    }
+    const signal = init?.signal
+    const chunks = script.chunks ?? []
+    const frame = (payload: unknown) => encoder.encode(`data: ${JSON.stringify(payload)}\n\n`)
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        signal?.addEventListener('abort', () => {
+          seen.aborted = true
+          controller.error(signal.reason)
+        })
+        for (const [i, text] of chunks.entries()) {
+          if (script.breakAfter === i) {
+            // Let what was sent be read first, as with a socket that closes after some data.
+            await new Promise(r => setTimeout(r, 20))
+            return controller.error(new TypeError('terminated'))
+          }
+          if (script.hangAfter === i) return
+          if (script.delayMs) await new Promise(r => setTimeout(r, script.delayMs))
+          if (signal?.aborted) return
+          controller.enqueue(frame({ id: 'c', object: 'chat.completion.chunk', created: 0, model: 'm', choices: [{ index: 0, delta: { content: text }, finish_reason: null }] }))
+        }
+        controller.enqueue(frame({ id: 'c', object: 'chat.completion.chunk', created: 0, model: 'm', choices: [], usage: { prompt_tokens: 7, completion_tokens: chunks.length, total_tokens: 7 + chunks.length } }))
+        controller.enqueue(encoder.encode('data: [DONE]\n\n'))
+        controller.close()
+      },
+    })
+    return new Response(body, { headers: { 'content-type': 'text/event-stream' } })
+  }
+  return new OpenAI({ apiKey: 'k', baseURL: 'http://upstream.invalid/v1', maxRetries: 0, fetch })
+}
+
+async function collect(client: OpenAI, opts: { signal?: AbortSignal, stallTimeoutMs?: number, onPart?: (p: CompletionPart) => void } = {}) {
+  const parts: CompletionPart[] = []
+  for await (const part of streamCompletion({
+    client,
+    model: 'm',
+    messages: [{ role: 'user', content: 'hi' }],
+    signal: opts.signal ?? new AbortController().signal,
+    stallTimeoutMs: opts.stallTimeoutMs ?? 5000,
+  })) {
+    parts.push(part)
+    opts.onPart?.(part)
+  }
+  return parts
+}
+
+async function failure(promise: Promise<unknown>): Promise<UpstreamError> {
+  const error = await promise.then(() => undefined, e => e)
+  expect(error).toBeInstanceOf(UpstreamError)
+  return error as UpstreamError
+}
+
+describe('streamCompletion', () => {
+  it('yields the text deltas in order, then the usage record', async () => {
+    const parts = await collect(clientFor({ chunks: ['Hel', 'lo, ', 'wörld 👋'] }))
+    expect(parts).toEqual([
+      { type: 'delta', text: 'Hel' },
+      { type: 'delta', text: 'lo, ' },
+      { type: 'delta', text: 'wörld 👋' },
+      { type: 'usage', promptTokens: 7, completionTokens: 3 },
+    ])
+  })
+
+  it('ends quietly, without throwing, when the signal aborts mid-answer, and aborts the request', async () => {
+    const controller = new AbortController()
+    const seen: { aborted?: boolean } = {}
+    const parts = await collect(clientFor({ chunks: ['a', 'b', 'c', 'd', 'e'], delayMs: 20 }, seen), {
+      signal: controller.signal,
+      onPart: p => p.type === 'delta' && p.text === 'b' && controller.abort(),
+    })
+    expect(parts.map(p => p.type === 'delta' && p.text)).toEqual(['a', 'b'])
+    expect(seen.aborted).toBe(true)
+  })
+
+  it.each([
+    [401, 'upstream_auth'],
+    [403, 'upstream_auth'],
+    [429, 'upstream_rate_limited'],
+    [500, 'upstream_unavailable'],
+    [503, 'upstream_unavailable'],
+    [400, 'upstream_error'],
+    [404, 'upstream_error'],
+  ])('maps an upstream %i to %s', async (status, code) => {
+    const error = await failure(collect(clientFor({ status })))
+    expect(error.code).toBe(code)
+    expect(error.message.length).toBeGreaterThan(10)
+  })
+
+  it('reports a connection dropped mid-answer as upstream_unavailable, after the text that came', async () => {
+    const parts: CompletionPart[] = []
+    const error = await failure(collect(clientFor({ chunks: ['one ', 'two ', 'three'], breakAfter: 2 }), { onPart: p => parts.push(p) }))
+    expect(error.code).toBe('upstream_unavailable')
+    expect(parts).toEqual([{ type: 'delta', text: 'one ' }, { type: 'delta', text: 'two ' }])
+  })
+
+  it('gives up on a stream that goes silent with upstream_timeout', async () => {
+    const error = await failure(collect(clientFor({ chunks: ['a', 'b', 'c'], hangAfter: 1 }), { stallTimeoutMs: 150 }))
+    expect(error.code).toBe('upstream_timeout')
+  })
+
+  it('reports a server that cannot be reached as upstream_unavailable', async () => {
+    const client = new OpenAI({ apiKey: 'k', baseURL: 'http://127.0.0.1:9/v1', maxRetries: 0 })
+    const error = await failure(collect(client))
+    expect(error.code).toBe('upstream_unavailable')
+  })
+})
