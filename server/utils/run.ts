@@ -89,7 +89,15 @@ export class Run {
     this.wake()
   }
 
+  /** Set when the server shuts down under a run: it ends as `interrupted`, not `stopped`. */
+  interrupted = false
+
   stop() {
+    this.controller.abort()
+  }
+
+  interrupt() {
+    this.interrupted = true
     this.controller.abort()
   }
 

@@ -3,6 +3,8 @@ import type { ChatTurn, CompletionPart } from './llm'
 import { toUpstreamError } from './llm'
 import { Run, type RunFinal, type RunReader } from './run'
 
+export const INTERRUPTED_MESSAGE = 'The server restarted while this answer was being written. Retry to get a full answer.'
+
 export interface GenerationJob {
   chatId: string
   owner: string
@@ -23,6 +25,8 @@ export interface RunRegistry {
   attach: (messageId: string, offset: number) => RunReader | undefined
   /** Aborts the upstream request and waits until the final state is stored; false if nothing ran. */
   stop: (messageId: string) => Promise<boolean>
+  /** Ends every run as `interrupted`, keeping its text: the server is going away. */
+  interruptAll: () => Promise<void>
   readonly size: number
 }
 
@@ -82,6 +86,12 @@ export class MemoryRunRegistry implements RunRegistry {
     return true
   }
 
+  async interruptAll() {
+    const runs = [...this.runs.values()]
+    for (const run of runs) run.interrupt()
+    await Promise.all(runs.map(run => run.finished))
+  }
+
   /** Saves every running answer that changed, in one transaction. Runs on a timer; callable directly. */
   async save() {
     if (this.saving) return
@@ -138,6 +148,10 @@ export class MemoryRunRegistry implements RunRegistry {
         error = { code: failure.code, message: failure.message }
         this.log.warn(`[flume] answer ${run.messageId} failed (${failure.code}):`, (cause as Error)?.message ?? cause)
       }
+    }
+    if (run.interrupted) {
+      status = 'error'
+      error = { code: 'interrupted', message: INTERRUPTED_MESSAGE }
     }
     const final: RunFinal = { status, ...(error ? { error } : {}), ...(usage ? { usage } : {}) }
     await this.persistFinal(run, final)

@@ -160,8 +160,6 @@ export const messageStore = {
   },
 }
 
-export const INTERRUPTED_MESSAGE = 'The server restarted while this answer was being written. Retry to get a full answer.'
-
 function emptyRow(owner: string, chatId: string, role: 'user' | 'assistant', content: string, status: MessageStatus, now: number): MessageRow {
   return {
     id: newId(), chat_id: chatId, owner, position: 0, role, content, status,

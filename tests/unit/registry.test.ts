@@ -111,3 +111,20 @@ describe('MemoryRunRegistry', () => {
     expect(order).toEqual(['stored', 'reader saw end'])
   })
 })
+
+describe('MemoryRunRegistry.interruptAll', () => {
+  it('ends running answers as interrupted with their text kept, and aborts the model', async () => {
+    const { registry, finished } = setup(signal => words(['a ', 'b ', 'c ', 'd ', 'e '], 20, signal))
+    const run = registry.reserve('m1', 'o')
+    const done = registry.launch(run, job)
+    const reader = run.reader(0)
+    expect((await reader.next()).text).toBe('a ')
+    await registry.interruptAll()
+    const final = await done
+    expect(final.status).toBe('error')
+    expect(final.error?.code).toBe('interrupted')
+    expect(finished.get('m1')?.content).toBe(run.text())
+    expect(run.text().startsWith('a ')).toBe(true)
+    expect(run.controller.signal.aborted).toBe(true)
+  })
+})
