@@ -2,6 +2,8 @@
 const buildDir = process.env.FLUME_BUILD_DIR
 const outputDir = process.env.FLUME_OUTPUT_DIR
 
+import { fileURLToPath } from 'node:url'
+
 export default defineNuxtConfig({
   modules: ['@nuxt/eslint', '@vueuse/nuxt'],
   devtools: { enabled: false },
@@ -19,6 +21,13 @@ export default defineNuxtConfig({
     },
   },
   css: ['~/assets/main.css'],
+  hooks: {
+    // API errors in the contract's JSON shape first; Nuxt's handler (error pages) after it.
+    'nitro:config'(config) {
+      const theirs = [config.errorHandler ?? []].flat()
+      config.errorHandler = [fileURLToPath(new URL('./server/error.ts', import.meta.url)), ...theirs]
+    },
+  },
   nitro: {
     ...(outputDir ? { output: { dir: outputDir } } : {}),
     // Nitro compresses nothing by default; SSE must never be buffered by a proxy either.

@@ -49,6 +49,13 @@ export function defaultModel(available?: string[]): string {
   return available[0]!
 }
 
+/** The model for a message that names none: configured, else what GET /api/models advertises. */
+export async function resolveDefaultModel(): Promise<string> {
+  const config = useFlumeConfig()
+  if (config.defaultModel || config.demo || config.models.length) return defaultModel()
+  return (await listModels()).default
+}
+
 async function fetchModels(): Promise<string[]> {
   const config = useFlumeConfig()
   let list: string[] = []

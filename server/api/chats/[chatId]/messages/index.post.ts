@@ -6,7 +6,7 @@ export default defineEventHandler(async (event): Promise<PostMessageResponse> =>
   const owner = await useIdentity(event)
   const chat = await chatStore.get(owner, chatId)
   if (!chat) throw notFound()
-  const model = body.model ?? defaultModel()
+  const model = body.model ?? await resolveDefaultModel()
   if (body.model) {
     const { models, authoritative } = await listModels()
     if (authoritative && !models.includes(body.model)) {

@@ -57,7 +57,7 @@ async function adoptOrphan(message: Message, owner: string, chatId: string): Pro
   const runs = useRuns()
   if (message.status === 'pending' && await messageStore.claim(message.id)) {
     const run = runs.reserve(message.id, owner)
-    void runs.launch(run, { chatId, owner, model: message.model ?? defaultModel() })
+    void runs.launch(run, { chatId, owner, model: message.model ?? await resolveDefaultModel() })
     return message
   }
   if (message.status === 'streaming') {
