@@ -1,8 +1,8 @@
 // Separate build/output dirs let a test run build while `nuxt dev` is running.
+import { fileURLToPath } from 'node:url'
+
 const buildDir = process.env.FLUME_BUILD_DIR
 const outputDir = process.env.FLUME_OUTPUT_DIR
-
-import { fileURLToPath } from 'node:url'
 
 export default defineNuxtConfig({
   modules: ['@nuxt/eslint', '@vueuse/nuxt'],
@@ -21,13 +21,6 @@ export default defineNuxtConfig({
     },
   },
   css: ['~/assets/main.css'],
-  hooks: {
-    // API errors in the contract's JSON shape first; Nuxt's handler (error pages) after it.
-    'nitro:config'(config) {
-      const theirs = [config.errorHandler ?? []].flat()
-      config.errorHandler = [fileURLToPath(new URL('./server/error.ts', import.meta.url)), ...theirs]
-    },
-  },
   nitro: {
     ...(outputDir ? { output: { dir: outputDir } } : {}),
     // Nitro compresses nothing by default; SSE must never be buffered by a proxy either.
@@ -38,6 +31,13 @@ export default defineNuxtConfig({
   typescript: {
     strict: true,
     typeCheck: false,
+  },
+  hooks: {
+    // API errors in the contract's JSON shape first; Nuxt's handler (error pages) after it.
+    'nitro:config'(config) {
+      const theirs = [config.errorHandler ?? []].flat()
+      config.errorHandler = [fileURLToPath(new URL('./server/error.ts', import.meta.url)), ...theirs]
+    },
   },
   eslint: {
     config: { stylistic: true },
