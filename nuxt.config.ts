@@ -1,6 +1,6 @@
-// Separate build/output dirs let a test run build while `nuxt dev` is running.
 import { fileURLToPath } from 'node:url'
 
+// Separate build/output dirs let a test run build while `nuxt dev` is running.
 const buildDir = process.env.FLUME_BUILD_DIR
 const outputDir = process.env.FLUME_OUTPUT_DIR
 
@@ -23,7 +23,7 @@ export default defineNuxtConfig({
   css: ['~/assets/main.css'],
   nitro: {
     ...(outputDir ? { output: { dir: outputDir } } : {}),
-    // Nitro compresses nothing by default; SSE must never be buffered by a proxy either.
+    // API answers are never cached; the stream route sets its own SSE headers.
     routeRules: {
       '/api/**': { headers: { 'cache-control': 'no-store' } },
     },
