@@ -1,0 +1,276 @@
+import type { Chat, ChatWithMessages, Message, MessageError, PostMessageResponse, StreamEvent } from '#shared/schemas'
+
+export type ChatStatus = 'idle' | 'submitting' | 'streaming' | 'error'
+
+/** Errors this client raises itself (never sent by the server). */
+export const STREAM_LOST = 'stream_lost'
+
+const EVENT_SOURCE_CLOSED = 2
+
+interface Stream {
+  source: EventSource
+  /** Length of the answer text received so far: the offset of the next delta. */
+  received: number
+  failed: MessageError | null
+}
+
+function isLive(message: Message) {
+  return message.role === 'assistant' && (message.status === 'pending' || message.status === 'streaming')
+}
+
+function streamUrlOf(chatId: string, messageId: string) {
+  return `/api/chats/${encodeURIComponent(chatId)}/messages/${encodeURIComponent(messageId)}/stream`
+}
+
+/**
+ * One chat: its messages, sending, and following the answers as they stream.
+ *
+ * Messages live in `useState`, so a server-rendered page hands them to the browser.
+ * Streams belong to the component that calls this, and close when its scope ends.
+ */
+export function useChat(chatId: string) {
+  const requestFetch = useRequestFetch()
+  const chat = useState<Chat | null>(`flume:chat:${chatId}`, () => null)
+  const messages = useState<Message[]>(`flume:chat:${chatId}:messages`, () => [])
+  const submitting = ref(false)
+  const error = ref<MessageError | null>(null)
+  const reconnecting = ref(new Set<string>())
+
+  const streams = new Map<string, Stream>()
+  const pendingText = new Map<string, string>()
+  let frame: number | null = null
+  let lastContent: string | null = null
+  let disposed = false
+
+  const status = computed<ChatStatus>(() => {
+    if (submitting.value) return 'submitting'
+    if (messages.value.some(isLive)) return 'streaming'
+    if (error.value) return 'error'
+    const last = messages.value.at(-1)
+    return last?.role === 'assistant' && last.status === 'error' ? 'error' : 'idle'
+  })
+
+  function find(messageId: string) {
+    return messages.value.find(m => m.id === messageId)
+  }
+
+  function replace(message: Message) {
+    const index = messages.value.findIndex(m => m.id === message.id)
+    if (index === -1) messages.value.push(message)
+    else messages.value[index] = message
+  }
+
+  function flush() {
+    if (frame !== null) cancelAnimationFrame(frame)
+    frame = null
+    for (const [id, text] of pendingText) {
+      const message = find(id)
+      if (!message) continue
+      message.content += text
+      if (message.status === 'pending') message.status = 'streaming'
+    }
+    pendingText.clear()
+  }
+
+  function append(messageId: string, text: string) {
+    pendingText.set(messageId, (pendingText.get(messageId) ?? '') + text)
+    // One reactive update per animation frame, however many deltas arrive in it.
+    frame ??= requestAnimationFrame(() => {
+      frame = null
+      flush()
+    })
+  }
+
+  function setReconnecting(messageId: string, on: boolean) {
+    if (reconnecting.value.has(messageId) === on) return
+    if (on) reconnecting.value.add(messageId)
+    else reconnecting.value.delete(messageId)
+  }
+
+  function close(messageId: string) {
+    const stream = streams.get(messageId)
+    if (!stream) return
+    stream.source.close()
+    streams.delete(messageId)
+    setReconnecting(messageId, false)
+  }
+
+  async function fetchChat() {
+    return await requestFetch<ChatWithMessages>(`/api/chats/${encodeURIComponent(chatId)}`)
+  }
+
+  /** After a stream ends, take the message as the server stored it. */
+  async function settle(messageId: string, fallback: Pick<Message, 'status' | 'error'>) {
+    try {
+      const fresh = (await fetchChat()).messages.find(m => m.id === messageId)
+      if (fresh && !isLive(fresh)) {
+        replace(fresh)
+        return
+      }
+    }
+    catch { /* keep what the stream told us */ }
+    const message = find(messageId)
+    if (message && isLive(message)) Object.assign(message, fallback)
+  }
+
+  function onFrame(messageId: string, event: MessageEvent<string>) {
+    const stream = streams.get(messageId)
+    if (!stream) return
+    setReconnecting(messageId, false)
+    if (event.data === '[DONE]') {
+      flush()
+      close(messageId)
+      void settle(messageId, stream.failed ? { status: 'error', error: stream.failed } : { status: 'done', error: undefined })
+      return
+    }
+    let frameData: StreamEvent
+    try {
+      frameData = JSON.parse(event.data) as StreamEvent
+    }
+    catch {
+      return
+    }
+    if (frameData.type === 'delta') {
+      let text = frameData.text
+      // The event id is the text length after this frame: drop anything already received.
+      const end = Number.parseInt(event.lastEventId, 10)
+      if (Number.isFinite(end) && end - text.length < stream.received) {
+        text = text.slice(Math.min(text.length, stream.received - (end - text.length)))
+      }
+      stream.received += text.length
+      if (text) append(messageId, text)
+      return
+    }
+    flush()
+    const message = find(messageId)
+    if (!message) return
+    if (frameData.type === 'usage') {
+      message.usage = { promptTokens: frameData.promptTokens, completionTokens: frameData.completionTokens }
+    }
+    else {
+      stream.failed = { code: frameData.code, message: frameData.message }
+      message.status = 'error'
+      message.error = stream.failed
+    }
+  }
+
+  function onStreamError(messageId: string) {
+    const stream = streams.get(messageId)
+    if (!stream) return
+    if (stream.source.readyState !== EVENT_SOURCE_CLOSED) {
+      // The browser reconnects by itself and sends Last-Event-ID.
+      setReconnecting(messageId, true)
+      return
+    }
+    flush()
+    close(messageId)
+    void settle(messageId, {
+      status: 'error',
+      error: { code: STREAM_LOST, message: 'The connection to this answer was lost.' },
+    })
+  }
+
+  function open(messageId: string, url: string, received: number) {
+    if (disposed || streams.has(messageId) || !import.meta.client) return
+    const source = new EventSource(url)
+    streams.set(messageId, { source, received, failed: null })
+    source.onmessage = event => onFrame(messageId, event)
+    source.onerror = () => onStreamError(messageId)
+    source.onopen = () => setReconnecting(messageId, false)
+  }
+
+  /** Follows every answer that is still being written, from the text already shown. */
+  function resume() {
+    for (const message of messages.value) {
+      if (!isLive(message)) continue
+      const offset = message.content.length + (pendingText.get(message.id)?.length ?? 0)
+      open(message.id, `${streamUrlOf(chatId, message.id)}?offset=${offset}`, offset)
+    }
+  }
+
+  async function load() {
+    const data = await fetchChat()
+    for (const id of [...streams.keys()]) close(id)
+    pendingText.clear()
+    const { messages: loaded, ...rest } = data
+    chat.value = rest
+    messages.value = loaded
+    if (import.meta.client) resume()
+    return true
+  }
+
+  async function send(content: string): Promise<boolean> {
+    if (!content.trim() || submitting.value) return false
+    submitting.value = true
+    error.value = null
+    lastContent = content
+    try {
+      const res = await $fetch<PostMessageResponse>(`/api/chats/${encodeURIComponent(chatId)}/messages`, {
+        method: 'POST',
+        body: { content },
+      })
+      replace(res.userMessage)
+      replace(res.assistantMessage)
+      if (isLive(res.assistantMessage)) open(res.assistantMessage.id, res.streamUrl, res.assistantMessage.content.length)
+      return true
+    }
+    catch (err) {
+      error.value = apiError(err, 'The message could not be sent.')
+      return false
+    }
+    finally {
+      submitting.value = false
+    }
+  }
+
+  /** Stops the answer being written (the last one by default); its text so far stays. */
+  async function stop(messageId = messages.value.findLast(isLive)?.id) {
+    if (!messageId) return
+    try {
+      const stopped = await $fetch<Message>(
+        `/api/chats/${encodeURIComponent(chatId)}/messages/${encodeURIComponent(messageId)}/stop`,
+        { method: 'POST' },
+      )
+      flush()
+      close(messageId)
+      replace(stopped)
+    }
+    catch (err) {
+      error.value = apiError(err, 'The answer could not be stopped.')
+    }
+  }
+
+  /** After an error: follow a lost stream again, or send the last message once more. */
+  async function retry() {
+    const last = messages.value.at(-1)
+    if (last?.role === 'assistant' && last.error?.code === STREAM_LOST) {
+      error.value = null
+      last.status = 'streaming'
+      last.error = undefined
+      open(last.id, `${streamUrlOf(chatId, last.id)}?offset=${last.content.length}`, last.content.length)
+      return true
+    }
+    const content = lastContent ?? messages.value.findLast(m => m.role === 'user')?.content
+    return content ? await send(content) : false
+  }
+
+  tryOnScopeDispose(() => {
+    disposed = true
+    for (const id of [...streams.keys()]) close(id)
+    if (frame !== null) cancelAnimationFrame(frame)
+    frame = null
+  })
+
+  return {
+    chat,
+    messages,
+    status,
+    error,
+    reconnecting: computed(() => reconnecting.value.size > 0),
+    load,
+    resume,
+    send,
+    stop,
+    retry,
+  }
+}

@@ -1,0 +1,75 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { enableAutoUnmount } from '@vue/test-utils'
+import { mountSuspended, registerEndpoint } from '@nuxt/test-utils/runtime'
+import { readBody } from 'h3'
+import type { Chat } from '#shared/schemas'
+import IndexPage from '~/pages/index.vue'
+import ChatSidebar from '~/components/ChatSidebar.vue'
+import { message, uid } from './helpers/data'
+
+enableAutoUnmount(afterEach)
+
+function chat(id: string, title: string): Chat {
+  const now = new Date().toISOString()
+  return { id, title, createdAt: now, updatedAt: now }
+}
+
+describe('starting a chat', () => {
+  it('creates a chat titled after the first message, sends it, and opens the chat', async () => {
+    const chatId = uid('chat')
+    const created: unknown[] = []
+    const posted: string[] = []
+    registerEndpoint('/api/chats', {
+      method: 'POST',
+      handler: async (event) => {
+        created.push(await readBody(event))
+        return chat(chatId, 'How do I stream?')
+      },
+    })
+    registerEndpoint(`/api/chats/${chatId}/messages`, {
+      method: 'POST',
+      handler: async (event) => {
+        const { content } = await readBody<{ content: string }>(event)
+        posted.push(content)
+        const assistantMessage = message(chatId, { role: 'assistant', status: 'pending' })
+        return {
+          userMessage: message(chatId, { role: 'user', content }),
+          assistantMessage,
+          streamUrl: `/api/chats/${chatId}/messages/${assistantMessage.id}/stream`,
+        }
+      },
+    })
+    const wrapper = await mountSuspended(IndexPage, { route: '/', attachTo: document.body })
+    const textarea = wrapper.get('textarea[aria-label="Message"]')
+    await textarea.setValue('How do I stream?\nWith details please.')
+    await textarea.trigger('keydown', { key: 'Enter' })
+    await vi.waitFor(() => expect(useRouter().currentRoute.value.path).toBe(`/chat/${chatId}`))
+    expect(created).toEqual([{ title: 'How do I stream?' }])
+    expect(posted).toEqual(['How do I stream?\nWith details please.'])
+  })
+})
+
+describe('chat list', () => {
+  it('lists the chats as the server orders them and deletes one', async () => {
+    const [a, b] = [chat(uid('chat'), 'Newest'), chat(uid('chat'), 'Older')]
+    let chats = [a, b]
+    const deleted: string[] = []
+    registerEndpoint('/api/chats', { method: 'GET', handler: () => chats })
+    registerEndpoint(`/api/chats/${b.id}`, {
+      method: 'DELETE',
+      handler: (event) => {
+        deleted.push(b.id)
+        chats = chats.filter(c => c.id !== b.id)
+        event.node.res.statusCode = 204
+        return null
+      },
+    })
+    const wrapper = await mountSuspended(ChatSidebar, { route: '/' })
+    await vi.waitFor(() => expect(wrapper.findAll('.chat-list-link').map(l => l.text())).toEqual(['Newest', 'Older']))
+    expect(wrapper.find('.chat-list-link').attributes('href')).toBe(`/chat/${a.id}`)
+
+    await wrapper.get('button[aria-label="Delete chat: Older"]').trigger('click')
+    await vi.waitFor(() => expect(wrapper.findAll('.chat-list-link').map(l => l.text())).toEqual(['Newest']))
+    expect(deleted).toEqual([b.id])
+  })
+})

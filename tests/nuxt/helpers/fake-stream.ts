@@ -1,0 +1,77 @@
+import { vi } from 'vitest'
+
+/** A stand-in for the browser's EventSource that the test drives frame by frame. */
+export class FakeEventSource {
+  static readonly CONNECTING = 0
+  static readonly OPEN = 1
+  static readonly CLOSED = 2
+  static instances: FakeEventSource[] = []
+
+  readonly url: string
+  readyState = FakeEventSource.CONNECTING
+  onopen: ((event: Event) => void) | null = null
+  onmessage: ((event: MessageEvent<string>) => void) | null = null
+  onerror: ((event: Event) => void) | null = null
+
+  constructor(url: string | URL) {
+    this.url = String(url)
+    FakeEventSource.instances.push(this)
+  }
+
+  close() {
+    this.readyState = FakeEventSource.CLOSED
+  }
+
+  get closed() {
+    return this.readyState === FakeEventSource.CLOSED
+  }
+
+  /** Sends one `data:` frame; `id` is the text length after it, as the server sends. */
+  frame(data: unknown, id: number) {
+    if (this.closed) throw new Error('frame sent to a closed EventSource')
+    this.readyState = FakeEventSource.OPEN
+    const text = typeof data === 'string' ? data : JSON.stringify(data)
+    this.onmessage?.(new MessageEvent('message', { data: text, lastEventId: String(id) }))
+  }
+
+  /** A dropped connection: the browser would reconnect (CONNECTING) or give up (CLOSED). */
+  fail(readyState: number) {
+    this.readyState = readyState
+    this.onerror?.(new Event('error'))
+  }
+}
+
+/** Animation frames that run only when the test says so. */
+export function manualFrames() {
+  let next = 1
+  const callbacks = new Map<number, FrameRequestCallback>()
+  const request = vi.fn((cb: FrameRequestCallback) => {
+    callbacks.set(next, cb)
+    return next++
+  })
+  vi.stubGlobal('requestAnimationFrame', request)
+  vi.stubGlobal('cancelAnimationFrame', (id: number) => callbacks.delete(id))
+  return {
+    request,
+    get pending() {
+      return callbacks.size
+    },
+    run() {
+      const due = [...callbacks.values()]
+      callbacks.clear()
+      for (const cb of due) cb(performance.now())
+    },
+  }
+}
+
+export function stubEventSource() {
+  FakeEventSource.instances = []
+  vi.stubGlobal('EventSource', FakeEventSource)
+  return FakeEventSource
+}
+
+export function lastEventSource() {
+  const es = FakeEventSource.instances.at(-1)
+  if (!es) throw new Error('no EventSource was opened')
+  return es
+}

@@ -1,0 +1,243 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { defineComponent, h } from 'vue'
+import { mountSuspended, registerEndpoint } from '@nuxt/test-utils/runtime'
+import { readBody, setResponseStatus } from 'h3'
+import type { Message } from '#shared/schemas'
+import { useChat } from '~/composables/useChat'
+import { FakeEventSource, lastEventSource, manualFrames, stubEventSource } from './helpers/fake-stream'
+import { chatOf, message, uid } from './helpers/data'
+
+async function mountChat(chatId: string) {
+  let chat!: ReturnType<typeof useChat>
+  const Harness = defineComponent({
+    setup() {
+      chat = useChat(chatId)
+      return () => h('div')
+    },
+  })
+  const wrapper = await mountSuspended(Harness)
+  return { chat, wrapper }
+}
+
+/** A chat whose POST /messages answers like the server, recording what was sent. */
+function serveChat(chatId: string, stored: Message[] = []) {
+  const posted: string[] = []
+  registerEndpoint(`/api/chats/${chatId}`, { method: 'GET', handler: () => chatOf(chatId, stored) })
+  registerEndpoint(`/api/chats/${chatId}/messages`, {
+    method: 'POST',
+    handler: async (event) => {
+      const { content } = await readBody<{ content: string }>(event)
+      posted.push(content)
+      const userMessage = message(chatId, { role: 'user', content })
+      const assistantMessage = message(chatId, { role: 'assistant', status: 'pending' })
+      stored.push(userMessage, assistantMessage)
+      return {
+        userMessage,
+        assistantMessage,
+        streamUrl: `/api/chats/${chatId}/messages/${assistantMessage.id}/stream`,
+      }
+    },
+  })
+  return { posted, stored }
+}
+
+let frames: ReturnType<typeof manualFrames>
+
+beforeEach(() => {
+  stubEventSource()
+  frames = manualFrames()
+})
+
+afterEach(() => {
+  vi.unstubAllGlobals()
+})
+
+describe('useChat', () => {
+  it('sends, streams the answer in per-frame batches and closes on [DONE]', async () => {
+    const chatId = uid('chat')
+    const { posted, stored } = serveChat(chatId)
+    const { chat } = await mountChat(chatId)
+
+    expect(await chat.send('Hi there')).toBe(true)
+    expect(posted).toEqual(['Hi there'])
+    expect(chat.messages.value.map(m => m.role)).toEqual(['user', 'assistant'])
+    expect(chat.status.value).toBe('streaming')
+
+    const es = lastEventSource()
+    const answer = chat.messages.value[1]!
+    expect(es.url).toBe(`/api/chats/${chatId}/messages/${answer.id}/stream`)
+
+    es.frame({ type: 'delta', text: 'Hello' }, 5)
+    es.frame({ type: 'delta', text: ', wor' }, 10)
+    es.frame({ type: 'delta', text: 'ld' }, 12)
+    // Nothing is shown before the next animation frame, and one frame is enough for all three.
+    expect(chat.messages.value[1]!.content).toBe('')
+    expect(frames.request).toHaveBeenCalledTimes(1)
+    frames.run()
+    expect(chat.messages.value[1]!.content).toBe('Hello, world')
+    expect(chat.messages.value[1]!.status).toBe('streaming')
+
+    es.frame({ type: 'delta', text: '!' }, 13)
+    es.frame({ type: 'usage', promptTokens: 3, completionTokens: 4 }, 13)
+    // A non-text frame first shows the text that came before it.
+    expect(chat.messages.value[1]!.content).toBe('Hello, world!')
+    expect(chat.messages.value[1]!.usage).toEqual({ promptTokens: 3, completionTokens: 4 })
+
+    Object.assign(stored[1]!, { status: 'done', content: 'Hello, world!' })
+    es.frame('[DONE]', 13)
+    expect(es.closed).toBe(true)
+    await vi.waitFor(() => expect(chat.messages.value[1]!.status).toBe('done'))
+    expect(chat.messages.value[1]!.content).toBe('Hello, world!')
+    expect(chat.status.value).toBe('idle')
+    expect(FakeEventSource.instances).toHaveLength(1)
+  })
+
+  it('ignores text it already has when a frame repeats it after a reconnect', async () => {
+    const chatId = uid('chat')
+    serveChat(chatId)
+    const { chat } = await mountChat(chatId)
+    await chat.send('Count')
+    const es = lastEventSource()
+    es.frame({ type: 'delta', text: 'one two' }, 7)
+    es.fail(FakeEventSource.CONNECTING)
+    expect(chat.reconnecting.value).toBe(true)
+    es.frame({ type: 'delta', text: 'two three' }, 13)
+    frames.run()
+    expect(chat.reconnecting.value).toBe(false)
+    expect(chat.messages.value[1]!.content).toBe('one two three')
+  })
+
+  it('after a reload, follows a streaming answer from the text it already has', async () => {
+    const chatId = uid('chat')
+    const question = message(chatId, { role: 'user', content: 'Tell me' })
+    const answer = message(chatId, { role: 'assistant', status: 'streaming', content: 'Once upon' })
+    serveChat(chatId, [question, answer])
+    const { chat } = await mountChat(chatId)
+    await chat.load()
+
+    const es = lastEventSource()
+    expect(es.url).toBe(`/api/chats/${chatId}/messages/${answer.id}/stream?offset=9`)
+    expect(FakeEventSource.instances).toHaveLength(1)
+
+    chat.resume()
+    expect(FakeEventSource.instances).toHaveLength(1)
+
+    es.frame({ type: 'delta', text: ' a time' }, 16)
+    frames.run()
+    expect(chat.messages.value[1]!.content).toBe('Once upon a time')
+  })
+
+  it('does not open a stream for finished answers', async () => {
+    const chatId = uid('chat')
+    serveChat(chatId, [
+      message(chatId, { role: 'user', content: 'Q' }),
+      message(chatId, { role: 'assistant', status: 'done', content: 'A' }),
+    ])
+    const { chat } = await mountChat(chatId)
+    await chat.load()
+    expect(FakeEventSource.instances).toHaveLength(0)
+    expect(chat.status.value).toBe('idle')
+  })
+
+  it('stop() asks the server to stop and shows the stopped answer with its text', async () => {
+    const chatId = uid('chat')
+    const { stored } = serveChat(chatId)
+    const stopCalls: string[] = []
+    const { chat } = await mountChat(chatId)
+    await chat.send('Write a long story')
+    const answerId = chat.messages.value[1]!.id
+    registerEndpoint(`/api/chats/${chatId}/messages/${answerId}/stop`, {
+      method: 'POST',
+      handler: () => {
+        stopCalls.push(answerId)
+        return { ...stored[1]!, status: 'stopped', content: 'Once upon a' }
+      },
+    })
+    const es = lastEventSource()
+    es.frame({ type: 'delta', text: 'Once upon' }, 9)
+    frames.run()
+
+    await chat.stop()
+    expect(stopCalls).toEqual([answerId])
+    expect(es.closed).toBe(true)
+    expect(chat.messages.value[1]!.status).toBe('stopped')
+    expect(chat.messages.value[1]!.content).toBe('Once upon a')
+    expect(chat.status.value).toBe('idle')
+  })
+
+  it('shows an error frame on the answer, keeps its text, and retry() sends again', async () => {
+    const chatId = uid('chat')
+    const { posted, stored } = serveChat(chatId)
+    const { chat } = await mountChat(chatId)
+    await chat.send('Explain monads')
+    const es = lastEventSource()
+    es.frame({ type: 'delta', text: 'A monad is' }, 10)
+    es.frame({ type: 'error', code: 'upstream_unavailable', message: 'The model server did not answer.' }, 10)
+    expect(chat.messages.value[1]!.status).toBe('error')
+    expect(chat.messages.value[1]!.error?.message).toBe('The model server did not answer.')
+    expect(chat.messages.value[1]!.content).toBe('A monad is')
+
+    Object.assign(stored[1]!, {
+      status: 'error',
+      content: 'A monad is',
+      error: { code: 'upstream_unavailable', message: 'The model server did not answer.' },
+    })
+    es.frame('[DONE]', 10)
+    expect(es.closed).toBe(true)
+    await vi.waitFor(() => expect(chat.status.value).toBe('error'))
+
+    await chat.retry()
+    expect(posted).toEqual(['Explain monads', 'Explain monads'])
+    expect(chat.messages.value).toHaveLength(4)
+    expect(chat.status.value).toBe('streaming')
+    expect(FakeEventSource.instances).toHaveLength(2)
+  })
+
+  it('gives up with an error when the browser stops reconnecting, and retry() follows the stream again', async () => {
+    const chatId = uid('chat')
+    const { posted } = serveChat(chatId)
+    const { chat } = await mountChat(chatId)
+    await chat.send('Hello')
+    const es = lastEventSource()
+    es.frame({ type: 'delta', text: 'Hi' }, 2)
+    es.fail(FakeEventSource.CLOSED)
+    await vi.waitFor(() => expect(chat.messages.value[1]!.status).toBe('error'))
+    expect(chat.messages.value[1]!.content).toBe('Hi')
+    expect(chat.messages.value[1]!.error?.message).toMatch(/connection/i)
+
+    await chat.retry()
+    expect(posted).toEqual(['Hello'])
+    expect(lastEventSource().url).toBe(`/api/chats/${chatId}/messages/${chat.messages.value[1]!.id}/stream?offset=2`)
+    expect(chat.status.value).toBe('streaming')
+  })
+
+  it('closes its streams and pending frames when the component goes away', async () => {
+    const chatId = uid('chat')
+    serveChat(chatId)
+    const { chat, wrapper } = await mountChat(chatId)
+    await chat.send('Hello')
+    const es = lastEventSource()
+    es.frame({ type: 'delta', text: 'Hi' }, 2)
+    expect(frames.pending).toBe(1)
+    wrapper.unmount()
+    expect(es.closed).toBe(true)
+    expect(frames.pending).toBe(0)
+  })
+
+  it('keeps the text when sending fails and reports why', async () => {
+    const chatId = uid('chat')
+    registerEndpoint(`/api/chats/${chatId}/messages`, {
+      method: 'POST',
+      handler: (event) => {
+        // The body Nitro sends for an h3 error (CONTRACT.md).
+        setResponseStatus(event, 413, 'Payload Too Large')
+        return { status: 413, statusText: 'Payload Too Large', message: 'That message is too long.', data: { code: 'too_large' } }
+      },
+    })
+    const { chat } = await mountChat(chatId)
+    expect(await chat.send('x'.repeat(10))).toBe(false)
+    expect(chat.error.value).toEqual({ code: 'too_large', message: 'That message is too long.' })
+    expect(chat.status.value).toBe('error')
+    expect(FakeEventSource.instances).toHaveLength(0)
+  })
+})
