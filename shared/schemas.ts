@@ -59,6 +59,11 @@ export const PostMessageResponseSchema = z.object({
   streamUrl: z.string(),
 })
 
+export const RetryResponseSchema = z.object({
+  assistantMessage: MessageSchema,
+  streamUrl: z.string(),
+})
+
 export const ModelsResponseSchema = z.object({
   models: z.array(z.object({ id: z.string() })),
   default: z.string(),
@@ -81,6 +86,7 @@ export type Message = z.infer<typeof MessageSchema>
 export type Chat = z.infer<typeof ChatSchema>
 export type ChatWithMessages = z.infer<typeof ChatWithMessagesSchema>
 export type PostMessageResponse = z.infer<typeof PostMessageResponseSchema>
+export type RetryResponse = z.infer<typeof RetryResponseSchema>
 export type ModelsResponse = z.infer<typeof ModelsResponseSchema>
 export type StreamEvent = z.infer<typeof StreamEventSchema>
 

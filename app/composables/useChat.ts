@@ -1,4 +1,4 @@
-import type { Chat, ChatWithMessages, Message, MessageError, PostMessageResponse, StreamEvent } from '#shared/schemas'
+import type { Chat, ChatWithMessages, Message, MessageError, PostMessageResponse, RetryResponse, StreamEvent } from '#shared/schemas'
 
 export type ChatStatus = 'idle' | 'submitting' | 'streaming' | 'error'
 
@@ -240,7 +240,11 @@ export function useChat(chatId: string) {
     }
   }
 
-  /** After an error: follow a lost stream again, or send the last message once more. */
+  /**
+   * After an error: follow a lost stream again, or ask for the failed answer once more (the
+   * server replaces it; the question is not repeated). Sends the last message again only when
+   * there is no answer to replace (the send itself failed).
+   */
   async function retry() {
     const last = messages.value.at(-1)
     if (last?.role === 'assistant' && last.error?.code === STREAM_LOST) {
@@ -249,6 +253,27 @@ export function useChat(chatId: string) {
       last.error = undefined
       open(last.id, `${streamUrlOf(chatId, last.id)}?offset=${last.content.length}`, last.content.length)
       return true
+    }
+    if (last?.role === 'assistant' && (last.status === 'error' || last.status === 'stopped')) {
+      if (submitting.value) return false
+      submitting.value = true
+      error.value = null
+      try {
+        const res = await $fetch<RetryResponse>(
+          `/api/chats/${encodeURIComponent(chatId)}/messages/${encodeURIComponent(last.id)}/retry`,
+          { method: 'POST' },
+        )
+        messages.value.splice(messages.value.indexOf(last), 1, res.assistantMessage)
+        if (isLive(res.assistantMessage)) open(res.assistantMessage.id, res.streamUrl, 0)
+        return true
+      }
+      catch (err) {
+        error.value = apiError(err, 'The answer could not be retried.')
+        return false
+      }
+      finally {
+        submitting.value = false
+      }
     }
     const content = lastContent ?? messages.value.findLast(m => m.role === 'user')?.content
     return content ? await send(content) : false

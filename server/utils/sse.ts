@@ -17,6 +17,9 @@ export function frame(offset: number, data: StreamEvent | typeof DONE_SENTINEL):
 
 export const PING = ': ping\n\n'
 
+/** Browsers wait about 3 s before reconnecting a dropped stream; 1 s resumes sooner. */
+export const RETRY = 'retry: 1000\n\n'
+
 /** The frames that close a stream: usage, error, then the sentinel. */
 export function finalFrames(offset: number, final: RunFinal): string {
   let out = ''
@@ -53,6 +56,7 @@ export function sendRun(event: H3Event, reader: RunReader) {
       }
     }, heartbeatMs)
     sink.onClose(() => reader.close())
+    sink.write(RETRY)
     try {
       for (;;) {
         const { text, offset, final } = await reader.next()

@@ -122,6 +122,24 @@ export const messageStore = {
     return { userMessage: toMessage(user), assistantMessage: toMessage(assistant) }
   },
 
+  /**
+   * Replaces the chat's last answer, when it failed or was stopped, by a new `pending` one in
+   * its place. Undefined when that answer is not the last one, still running, or already replaced.
+   */
+  async replaceAnswer(owner: string, chatId: string, messageId: string, model: string, newAnswerId = newId()): Promise<Message | undefined> {
+    const db = await useDb()
+    const now = Date.now()
+    await runBatch(db, [
+      [`INSERT INTO messages (id, chat_id, owner, position, role, content, status, model, created_at)
+        SELECT ?, chat_id, owner, position, 'assistant', '', 'pending', ?, ? FROM messages old
+        WHERE old.id = ? AND old.chat_id = ? AND old.owner = ? AND old.role = 'assistant' AND old.status IN ('error', 'stopped')
+          AND old.position = (SELECT MAX(position) FROM messages WHERE chat_id = old.chat_id)`, newAnswerId, model, now, messageId, chatId, owner],
+      ['DELETE FROM messages WHERE id = ? AND EXISTS (SELECT 1 FROM messages WHERE id = ?)', messageId, newAnswerId],
+      ['UPDATE chats SET updated_at = ? WHERE id = ? AND owner = ? AND EXISTS (SELECT 1 FROM messages WHERE id = ?)', now, chatId, owner, newAnswerId],
+    ])
+    return this.get(owner, chatId, newAnswerId)
+  },
+
   /** What the model is asked: the chat so far, without answers that produced nothing. */
   async history(owner: string, chatId: string, beforeMessageId: string): Promise<{ role: 'user' | 'assistant', content: string }[]> {
     const db = await useDb()

@@ -97,9 +97,9 @@ describe('chat page', () => {
     expect(lastEventSource().closed).toBe(true)
   })
 
-  it('shows the error of a failed answer with its partial text, and Retry sends again', async () => {
+  it('shows the error of a failed answer with its partial text, and Retry asks for the answer again', async () => {
     const chatId = uid('chat')
-    const { posted } = serve(chatId, [
+    const stored = [
       message(chatId, { role: 'user', content: 'Explain SSE' }),
       message(chatId, {
         role: 'assistant',
@@ -107,7 +107,17 @@ describe('chat page', () => {
         content: 'Server-sent events are',
         error: { code: 'upstream_unavailable', message: 'The model server did not answer.' },
       }),
-    ])
+    ]
+    const { posted } = serve(chatId, stored)
+    const failedId = stored[1]!.id
+    registerEndpoint(`/api/chats/${chatId}/messages/${failedId}/retry`, {
+      method: 'POST',
+      handler: () => {
+        const assistantMessage = message(chatId, { role: 'assistant', status: 'pending' })
+        stored.splice(1, 1, assistantMessage)
+        return { assistantMessage, streamUrl: `/api/chats/${chatId}/messages/${assistantMessage.id}/stream` }
+      },
+    })
     const { articles, button } = await openChat(chatId)
     const failed = articles()[1]!
     expect(failed.attributes('data-status')).toBe('error')
@@ -115,8 +125,10 @@ describe('chat page', () => {
     expect(failed.text()).toContain('The model server did not answer.')
 
     await failed.findAll('button').find(b => b.text() === 'Retry')!.trigger('click')
-    await vi.waitFor(() => expect(articles()).toHaveLength(4))
-    expect(posted).toEqual(['Explain SSE'])
+    await vi.waitFor(() => expect(articles()[1]!.attributes('data-status')).toBe('pending'))
+    expect(articles()).toHaveLength(2)
+    expect(articles()[1]!.text()).not.toContain('Server-sent events are')
+    expect(posted).toEqual([])
     expect(button('Retry')).toBeUndefined()
     expect(button('Stop')).toBeDefined()
   })

@@ -41,6 +41,21 @@ function serveChat(chatId: string, stored: Message[] = []) {
   return { posted, stored }
 }
 
+/** POST .../retry as the server answers it: the failed answer is replaced by a pending one. */
+function serveRetry(chatId: string, stored: Message[], failedId: string) {
+  const retried: string[] = []
+  registerEndpoint(`/api/chats/${chatId}/messages/${failedId}/retry`, {
+    method: 'POST',
+    handler: () => {
+      retried.push(failedId)
+      const assistantMessage = message(chatId, { role: 'assistant', status: 'pending' })
+      stored.splice(stored.findIndex(m => m.id === failedId), 1, assistantMessage)
+      return { assistantMessage, streamUrl: `/api/chats/${chatId}/messages/${assistantMessage.id}/stream` }
+    },
+  })
+  return retried
+}
+
 let frames: ReturnType<typeof manualFrames>
 
 beforeEach(() => {
@@ -165,7 +180,7 @@ describe('useChat', () => {
     expect(chat.status.value).toBe('idle')
   })
 
-  it('shows an error frame on the answer, keeps its text, and retry() sends again', async () => {
+  it('shows an error frame on the answer, keeps its text, and retry() asks for a new answer without repeating the question', async () => {
     const chatId = uid('chat')
     const { posted, stored } = serveChat(chatId)
     const { chat } = await mountChat(chatId)
@@ -186,11 +201,16 @@ describe('useChat', () => {
     expect(es.closed).toBe(true)
     await vi.waitFor(() => expect(chat.status.value).toBe('error'))
 
+    const failedId = chat.messages.value[1]!.id
+    const retried = serveRetry(chatId, stored, failedId)
     await chat.retry()
-    expect(posted).toEqual(['Explain monads', 'Explain monads'])
-    expect(chat.messages.value).toHaveLength(4)
+    expect(retried).toEqual([failedId])
+    expect(posted).toEqual(['Explain monads'])
+    expect(chat.messages.value.map(m => m.role)).toEqual(['user', 'assistant'])
+    expect(chat.messages.value[1]!.id).not.toBe(failedId)
     expect(chat.status.value).toBe('streaming')
     expect(FakeEventSource.instances).toHaveLength(2)
+    expect(lastEventSource().url).toContain(chat.messages.value[1]!.id)
   })
 
   it('gives up with an error when the browser stops reconnecting, and retry() follows the stream again', async () => {

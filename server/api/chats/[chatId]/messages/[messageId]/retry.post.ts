@@ -1,0 +1,30 @@
+import { MessageParams, streamUrlFor, type RetryResponse } from '#shared/schemas'
+
+/**
+ * Asks again for the chat's last answer after it failed or was stopped: a new answer takes its
+ * place (new id, so streams of the old one stay consistent) and the question is not repeated.
+ * 202 `{ assistantMessage, streamUrl }`; 409 `not_retryable` if it is not the last, finished-badly answer.
+ */
+export default defineEventHandler(async (event): Promise<RetryResponse> => {
+  const { chatId, messageId } = paramsAs(event, MessageParams)
+  const owner = await useIdentity(event)
+  const previous = await messageStore.get(owner, chatId, messageId)
+  if (!previous || previous.role !== 'assistant') throw notFound()
+
+  const runs = useRuns()
+  const answerId = newId()
+  const run = runs.reserve(answerId, owner)
+  const model = previous.model ?? await resolveDefaultModel()
+  const assistantMessage = await messageStore.replaceAnswer(owner, chatId, messageId, model, answerId)
+    .catch((error) => {
+      runs.release(answerId)
+      throw error
+    })
+  if (!assistantMessage) {
+    runs.release(answerId)
+    throw httpError(409, 'not_retryable', 'Only the last answer can be retried, once it failed or was stopped.')
+  }
+  event.waitUntil?.(runs.launch(run, { chatId, owner, model }))
+  setResponseStatus(event, 202, 'Accepted')
+  return { assistantMessage, streamUrl: streamUrlFor(chatId, answerId) }
+})

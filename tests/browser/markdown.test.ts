@@ -1,0 +1,285 @@
+/**
+ * Model output is rendered as markdown, and it is untrusted: no raw HTML, no script URLs.
+ * Also takes the screenshots of the chat screen (1280 px and 375 px wide).
+ */
+import { resolve } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai'
+import { startFlume, type FlumeServer } from '../support/flume-server'
+import {
+  answerText,
+  ensureScreenshotDir,
+  lastAssistant,
+  lastUser,
+  launchBrowser,
+  openPage,
+  screenshotDir,
+  sendMessage,
+  type TestPage,
+  until,
+  visit,
+  waitForAssistantStatus,
+  waitForChatPage,
+  waitForHydration,
+} from './support'
+
+let fake: FakeOpenAI
+let flume: FlumeServer
+let browser: Browser
+let tp: TestPage
+
+beforeAll(async () => {
+  fake = await startFakeOpenAI()
+  ;[flume, browser] = await Promise.all([
+    startFlume({ OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'test', FLUME_UPSTREAM_MAX_RETRIES: '0' }),
+    launchBrowser(),
+  ])
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await flume?.stop()
+  await fake?.close()
+})
+
+beforeEach(async () => {
+  fake.clearQueue()
+  tp = await openPage(browser, flume.url)
+})
+
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === 'fail') console.log(`[${ctx.task.name}] page problems:`, tp.problems, '\nserver logs (tail):', flume.logs().slice(-3000))
+  await tp.close()
+})
+
+/** Cuts `text` into pieces of `size` characters, so that markup straddles chunks. */
+function pieces(text: string, size: number): string[] {
+  const out: string[] = []
+  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size))
+  return out
+}
+
+const MARKDOWN_ANSWER = [
+  'Here is **bold text**, some `inline code` and a [link to the docs](https://example.com/docs).',
+  '',
+  '- first item',
+  '- second item with **emphasis**',
+  '- third item',
+  '',
+  '```js',
+  'const answer = 42',
+  'console.log(answer)',
+  '```',
+  '',
+  'That is all.',
+].join('\n')
+
+/** Waits for running CSS transitions/animations and two frames, so a screenshot is stable. */
+async function settle(page: Page) {
+  await page.evaluate(async () => {
+    await document.fonts.ready
+    await Promise.all(document.getAnimations().map(a => a.finished.catch(() => {})))
+    await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))
+  })
+}
+
+/** Records, for the whole page life, any dangerous node that ever appears inside a message. */
+async function watchForDangerousNodes(page: Page) {
+  await page.evaluate(() => {
+    const dangerous: string[] = []
+    window.__dangerous = dangerous
+    const check = (el: Element) => {
+      if (!el.closest('article')) return
+      const tag = el.tagName.toLowerCase()
+      if (['img', 'script', 'iframe', 'object', 'embed', 'svg', 'math', 'form', 'style', 'link', 'meta', 'base'].includes(tag)) dangerous.push(`<${tag}>`)
+      for (const attr of el.attributes) {
+        if (/^on/i.test(attr.name)) dangerous.push(`${tag}[${attr.name}]`)
+        if (['href', 'src', 'action', 'formaction', 'xlink:href'].includes(attr.name.toLowerCase()) && /^\s*(javascript|data|vbscript):/i.test(attr.value)) {
+          dangerous.push(`${tag}[${attr.name}=${attr.value}]`)
+        }
+      }
+    }
+    new MutationObserver((records) => {
+      for (const r of records) {
+        if (r.type === 'attributes' && r.target instanceof Element) check(r.target)
+        for (const n of r.addedNodes) {
+          if (!(n instanceof Element)) continue
+          check(n)
+          n.querySelectorAll('*').forEach(check)
+        }
+      }
+    }).observe(document.body, { subtree: true, childList: true, attributes: true })
+  })
+}
+
+describe('markdown', () => {
+  it('renders code blocks, lists, bold and safe links; screenshots at 1280 and 375 px', async () => {
+    const { page } = tp
+    fake.enqueue({ chunks: pieces(MARKDOWN_ANSWER, 7), delayMs: 5 })
+    await visit(page, '/')
+    await sendMessage(page, 'Show me some markdown, please')
+    await waitForChatPage(page)
+    await waitForAssistantStatus(page, 'done')
+    const answer = lastAssistant(page)
+
+    const code = answer.locator('pre > code')
+    expect(await code.count()).toBe(1)
+    expect((await code.innerText()).trimEnd()).toBe('const answer = 42\nconsole.log(answer)')
+    const items = answer.locator('ul > li')
+    expect(await items.allInnerTexts()).toEqual(['first item', 'second item with emphasis', 'third item'])
+    expect(await answer.locator('strong').allInnerTexts()).toEqual(['bold text', 'emphasis'])
+    expect(await answer.locator('code:not(pre code)').innerText()).toBe('inline code')
+
+    const links = answer.locator('a[href]')
+    expect(await links.count()).toBe(1)
+    const link = links.first()
+    expect(await link.getAttribute('href')).toBe('https://example.com/docs')
+    expect(await link.innerText()).toBe('link to the docs')
+    const rel = (await link.getAttribute('rel')) ?? ''
+    expect(rel.split(/\s+/)).toContain('noopener')
+
+    // No markdown syntax left over as text.
+    const text = await answerText(answer)
+    expect(text).not.toContain('**')
+    expect(text).not.toContain('```')
+    expect(text).not.toMatch(/^- /m)
+
+    ensureScreenshotDir()
+    await settle(page)
+    await page.screenshot({ path: resolve(screenshotDir, 'chat-1280.png') })
+    // A phone: load the chat afresh at 375 px (resizing would catch the sidebar mid-transition).
+    await page.setViewportSize({ width: 375, height: 812 })
+    await page.reload()
+    await waitForHydration(page)
+    await waitForAssistantStatus(page, 'done')
+    await settle(page)
+    await page.screenshot({ path: resolve(screenshotDir, 'chat-375.png') })
+    // Nothing sticks out sideways on a phone.
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+    expect(overflow).toBeLessThanOrEqual(0)
+    // The composer stays reachable at 375 px.
+    expect(await page.getByRole('textbox', { name: 'Message' }).isVisible()).toBe(true)
+    // The chats menu opens over the chat on a phone, and tapping beside it closes it.
+    const menu = page.getByRole('button', { name: 'Chats' })
+    if (await menu.isVisible()) {
+      await menu.click()
+      await until(() => menu.getAttribute('aria-expanded'), v => v === 'true', { what: 'the menu to open' })
+      await settle(page)
+      await page.screenshot({ path: resolve(screenshotDir, 'chat-375-menu.png') })
+      await page.mouse.click(360, 400)
+      await until(() => menu.getAttribute('aria-expanded'), v => v === 'false', { what: 'the menu to close' })
+    }
+    expect(tp.problems).toEqual([])
+  })
+})
+
+describe('incremental rendering', () => {
+  it('an answer streamed in 3-character chunks renders exactly as the same text rendered at once', async () => {
+    const { page } = tp
+    const md = [
+      '# Title', '', 'Some *emphasis* and a table:', '', '| a | b |', '|---|---|', '| 1 | 2 |', '',
+      '1. one', '', '2. two', '', '   ```py', '   print(1)', '', '   print(2)', '   ```', '', '3. three', '',
+      '> quote', 'lazy continuation', '', 'Setext heading', '===', '', '```', 'code with a blank line', '', 'inside', '```', '',
+      '- a', '  - nested', '- b', '', 'The end.',
+    ].join('\n')
+    fake.enqueue({ chunks: pieces(md, 3), delayMs: 2 })
+    await visit(page, '/')
+    await sendMessage(page, 'Some tricky markdown')
+    await waitForChatPage(page)
+    await waitForAssistantStatus(page, 'done')
+    const html = async () => (await lastAssistant(page).innerHTML()).replace(/<!--[\s\S]*?-->/g, '').replace(/ data-v-[\w-]+(="[^"]*")?/g, '')
+    const streamed = await html()
+    expect(await lastAssistant(page).locator('h1').allInnerTexts()).toEqual(['Title', 'Setext heading'])
+    expect(await lastAssistant(page).locator('table td').allInnerTexts()).toEqual(['1', '2'])
+    expect(await lastAssistant(page).locator('ol > li').count()).toBe(3)
+    expect(await lastAssistant(page).locator('ol pre > code').innerText()).toBe('print(1)\n\nprint(2)\n')
+    expect(await lastAssistant(page).locator('ul ul > li').allInnerTexts()).toEqual(['nested'])
+    // A fresh page renders the stored text in one go: the result must be the same.
+    await page.reload()
+    await waitForHydration(page)
+    await waitForAssistantStatus(page, 'done')
+    expect(await html()).toBe(streamed)
+  })
+})
+
+describe('untrusted output (XSS)', () => {
+  const XSS_ANSWER = [
+    'Careful: <img src=x onerror="window.__xss=1"> and <script>window.__xss=2</script>',
+    '',
+    '[click](javascript:window.__xss=3) and <a href="javascript:window.__xss=4">x</a>',
+    '',
+    '[alert](javascript:alert(5)) [caps](JAVASCRIPT:window.__xss=6) [entity](&#106;avascript:window.__xss=7)',
+    '',
+    '<svg onload="window.__xss=8"></svg> <iframe src="javascript:window.__xss=9"></iframe>',
+    '',
+    '[data](data:text/html,<script>alert(10)</script>) <javascript:window.__xss=11>',
+    '',
+    '![pixel](x" onerror="window.__xss=12)',
+  ].join('\n')
+
+  it('model output cannot inject elements, handlers or script links', async () => {
+    const { page, context } = tp
+    // Links that open a new tab are closed at once (and external ones are blocked anyway).
+    context.on('page', p => void p.close().catch(() => {}))
+    fake.enqueue({ chunks: pieces(XSS_ANSWER, 5), delayMs: 3 })
+    await visit(page, '/')
+    await watchForDangerousNodes(page)
+    await sendMessage(page, 'Say something dangerous')
+    await waitForChatPage(page)
+    await waitForAssistantStatus(page, 'done')
+    const answer = lastAssistant(page)
+
+    for (const selector of ['img', 'script', 'iframe', 'svg', 'object', 'embed']) {
+      expect(await answer.locator(selector).count(), selector).toBe(0)
+    }
+    expect(await page.locator('a[href^="javascript:" i], a[href^="data:" i], a[href*="javascript:" i]').count()).toBe(0)
+    expect(await answer.locator('[onerror], [onload], [onclick]').count()).toBe(0)
+    // The dangerous text is shown as text, not silently dropped.
+    const text = await answerText(answer)
+    expect(text).toContain('Careful:')
+    expect(text).toContain('onerror')
+    expect(text).toContain('<script>')
+
+    // Click every link the answer has (if any): none may run script.
+    const links = await answer.locator('a').all()
+    for (const link of links) await link.click({ timeout: 2_000 }).catch(() => {})
+    await page.evaluate(() => new Promise(r => setTimeout(r, 100)))
+
+    expect(await page.evaluate(() => window.__xss)).toBeUndefined()
+    expect(await page.evaluate(() => window.__dangerous)).toEqual([])
+    expect(tp.dialogs).toEqual([])
+    expect(new URL(page.url()).pathname).toMatch(/^\/chat\//)
+
+    // Still safe after a reload (server-rendered from the stored text).
+    await page.reload()
+    await waitForHydration(page)
+    await waitForAssistantStatus(page, 'done')
+    expect(await lastAssistant(page).locator('img, script, iframe, svg').count()).toBe(0)
+    expect(await page.locator('a[href*="javascript:" i]').count()).toBe(0)
+    expect(await page.evaluate(() => window.__xss)).toBeUndefined()
+    expect(tp.dialogs).toEqual([])
+  })
+
+  it('a user message with HTML is shown as plain text', async () => {
+    const { page } = tp
+    fake.enqueue({ chunks: ['Noted.'] })
+    const html = '<b>bold?</b> <img src=x onerror="alert(1)"> <script>window.__xss=1</script>'
+    await visit(page, '/')
+    await watchForDangerousNodes(page)
+    await sendMessage(page, html)
+    await waitForChatPage(page)
+    await waitForAssistantStatus(page, 'done')
+    const user = lastUser(page)
+    expect((await user.innerText()).trim()).toBe(html)
+    expect(await user.locator('b, img, script').count()).toBe(0)
+    expect(await page.evaluate(() => window.__dangerous)).toEqual([])
+
+    await page.reload()
+    await waitForHydration(page)
+    expect((await lastUser(page).innerText()).trim()).toBe(html)
+    expect(await lastUser(page).locator('b, img, script').count()).toBe(0)
+    expect(await page.evaluate(() => window.__xss)).toBeUndefined()
+    expect(tp.dialogs).toEqual([])
+  })
+})
