@@ -1,6 +1,7 @@
 import type { H3Event } from 'h3'
 import type { ServerResponse } from 'node:http'
 import { DONE_SENTINEL, type StreamEvent } from '#shared/schemas'
+import { useFlumeConfig } from './config'
 import type { RunFinal, RunReader } from './run'
 
 export const SSE_HEADERS = {
