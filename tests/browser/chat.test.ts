@@ -333,6 +333,43 @@ describe('upstream errors', () => {
   })
 })
 
+describe('scrolling', () => {
+  const metrics = (page: TestPage['page']) => page.locator('.thread').evaluate(el => ({
+    top: el.scrollTop,
+    gap: el.scrollHeight - el.scrollTop - el.clientHeight,
+    height: el.scrollHeight,
+  }))
+
+  it('follows the answer while the reader is at the bottom, and stays put once they scroll up', async () => {
+    const { page } = tp
+    await page.setViewportSize({ width: 1000, height: 500 })
+    const lines = Array.from({ length: 80 }, (_, i) => `Line ${i} of a long answer.\n\n`)
+    fake.enqueue({ chunks: lines, delayMs: 40 })
+    await visit(page, '/')
+    await sendMessage(page, 'Write a lot')
+    await waitForChatPage(page)
+    // Following: once the answer overflows, the view keeps the newest text in sight.
+    const following = await until(() => metrics(page), m => m.height > 1500, { what: 'the answer to overflow the view' })
+    expect(following.gap).toBeLessThan(60)
+
+    await page.locator('.thread').evaluate((el) => {
+      el.scrollTop = 100
+    })
+    const parked = await metrics(page)
+    await until(() => metrics(page), m => m.height > parked.height + 400, { what: 'more text to arrive' })
+    expect((await metrics(page)).top).toBe(parked.top)
+
+    // Back at the bottom, it follows again.
+    await page.locator('.thread').evaluate((el) => {
+      el.scrollTop = el.scrollHeight
+    })
+    const resumed = await metrics(page)
+    await until(() => metrics(page), m => m.height > resumed.height + 300, { what: 'more text to arrive' })
+    expect((await metrics(page)).gap).toBeLessThan(60)
+    await waitForAssistantStatus(page, 'done', { timeoutMs: 20_000 })
+  })
+})
+
 describe('composer', () => {
   it('Shift+Enter inserts a newline without sending; Send is disabled while empty', async () => {
     const { page } = tp
