@@ -91,9 +91,15 @@ export async function runBatch(db: Database, statements: Statement[]): Promise<v
   if (!statements.length) return
   const instance = db.dialect === 'sqlite' ? await db.getInstance() as SyncSqlite : undefined
   if (instance && typeof instance.prepare === 'function') {
+    // A save batch runs the same UPDATE for every running answer: prepare it once.
+    const prepared = new Map<string, ReturnType<SyncSqlite['prepare']>>()
     instance.exec('BEGIN')
     try {
-      for (const [sql, ...params] of statements) instance.prepare(sql).run(...params)
+      for (const [sql, ...params] of statements) {
+        let statement = prepared.get(sql)
+        if (!statement) prepared.set(sql, statement = instance.prepare(sql))
+        statement.run(...params)
+      }
       instance.exec('COMMIT')
     }
     catch (error) {

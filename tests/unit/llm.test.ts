@@ -73,13 +73,39 @@ async function failure(promise: Promise<unknown>): Promise<UpstreamError> {
 
 describe('streamCompletion', () => {
   it('yields the text deltas in order, then the usage record', async () => {
-    const parts = await collect(clientFor({ chunks: ['Hel', 'lo, ', 'wörld 👋'] }))
+    const parts = await collect(clientFor({ chunks: ['Hel', 'lo, ', 'wörld 👋'], delayMs: 5 }))
     expect(parts).toEqual([
       { type: 'delta', text: 'Hel' },
       { type: 'delta', text: 'lo, ' },
       { type: 'delta', text: 'wörld 👋' },
       { type: 'usage', promptTokens: 7, completionTokens: 3 },
     ])
+  })
+
+  it('merges the chunks that arrive in one network read into one delta, losing nothing', async () => {
+    const chunks = Array.from({ length: 500 }, (_, i) => `t${i} `)
+    // One body string: it arrives in a few reads, as a fast upstream's frames do over TCP.
+    const body = chunks.map(c => `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: c } }] })}\n\n`).join('')
+      + 'data: {"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":500}}\n\ndata: [DONE]\n\n'
+    const fetch = async () => new Response(body, { headers: { 'content-type': 'text/event-stream' } })
+    const parts = await collect(new OpenAI({ apiKey: 'k', baseURL: 'http://upstream.invalid/v1', maxRetries: 0, fetch }))
+    const deltas = parts.filter(p => p.type === 'delta')
+    expect(deltas.map(p => p.text).join('')).toBe(chunks.join(''))
+    expect(deltas.length).toBeLessThan(chunks.length)
+    expect(parts.at(-1)).toEqual({ type: 'usage', promptTokens: 7, completionTokens: 500 })
+  })
+
+  it('reports an error event inside the stream as upstream_error, after the text that came', async () => {
+    const fetch = async () => new Response([
+      'data: {"choices":[{"index":0,"delta":{"content":"So far"}}]}\n\n',
+      'data: {"error":{"message":"The server overloaded mid-answer"}}\n\n',
+    ].join(''), { headers: { 'content-type': 'text/event-stream' } })
+    const client = new OpenAI({ apiKey: 'k', baseURL: 'http://upstream.invalid/v1', maxRetries: 0, fetch })
+    const parts: CompletionPart[] = []
+    const error = await failure(collect(client, { onPart: p => parts.push(p) }))
+    expect(error.code).toBe('upstream_error')
+    expect(error.message).toContain('overloaded')
+    expect(parts).toEqual([{ type: 'delta', text: 'So far' }])
   })
 
   it('ends quietly, without throwing, when the signal aborts mid-answer, and aborts the request', async () => {
