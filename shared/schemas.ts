@@ -1,12 +1,10 @@
 import { z } from 'zod'
+import { MAX_TITLE_LENGTH, MESSAGE_STATUSES } from './chat'
 
-/** Longest message a person may send, in JavaScript string length (CONTRACT.md). */
-export const MAX_CONTENT_LENGTH = 100_000
-export const MAX_TITLE_LENGTH = 200
+export * from './chat'
 
 export const MessageRole = z.enum(['user', 'assistant'])
-export const MessageStatus = z.enum(['pending', 'streaming', 'done', 'stopped', 'error'])
-export const FINAL_STATUSES = ['done', 'stopped', 'error'] as const
+export const MessageStatus = z.enum(MESSAGE_STATUSES)
 
 export const MessageErrorSchema = z.object({ code: z.string(), message: z.string() })
 
@@ -76,8 +74,6 @@ export const StreamEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('error'), code: z.string(), message: z.string() }),
 ])
 
-export const DONE_SENTINEL = '[DONE]'
-
 export type MessageRole = z.infer<typeof MessageRole>
 export type MessageStatus = z.infer<typeof MessageStatus>
 export type MessageError = z.infer<typeof MessageErrorSchema>
@@ -89,12 +85,3 @@ export type PostMessageResponse = z.infer<typeof PostMessageResponseSchema>
 export type RetryResponse = z.infer<typeof RetryResponseSchema>
 export type ModelsResponse = z.infer<typeof ModelsResponseSchema>
 export type StreamEvent = z.infer<typeof StreamEventSchema>
-
-export function isFinalStatus(status: MessageStatus): boolean {
-  return (FINAL_STATUSES as readonly string[]).includes(status)
-}
-
-/** Where a message's stream is read (CONTRACT.md: relative to the origin). */
-export function streamUrlFor(chatId: string, messageId: string): string {
-  return `/api/chats/${chatId}/messages/${messageId}/stream`
-}

@@ -1,3 +1,4 @@
+import { DONE_SENTINEL, isFinalStatus, streamUrlFor } from '#shared/chat'
 import type { Chat, ChatWithMessages, Message, MessageError, PostMessageResponse, RetryResponse, StreamEvent } from '#shared/schemas'
 
 export type ChatStatus = 'idle' | 'submitting' | 'streaming' | 'error'
@@ -15,11 +16,7 @@ interface Stream {
 }
 
 function isLive(message: Message) {
-  return message.role === 'assistant' && (message.status === 'pending' || message.status === 'streaming')
-}
-
-function streamUrlOf(chatId: string, messageId: string) {
-  return `/api/chats/${encodeURIComponent(chatId)}/messages/${encodeURIComponent(messageId)}/stream`
+  return message.role === 'assistant' && !isFinalStatus(message.status)
 }
 
 /**
@@ -117,7 +114,7 @@ export function useChat(chatId: string) {
     const stream = streams.get(messageId)
     if (!stream) return
     setReconnecting(messageId, false)
-    if (event.data === '[DONE]') {
+    if (event.data === DONE_SENTINEL) {
       flush()
       close(messageId)
       void settle(messageId, stream.failed ? { status: 'error', error: stream.failed } : { status: 'done', error: undefined })
@@ -184,7 +181,7 @@ export function useChat(chatId: string) {
     for (const message of messages.value) {
       if (!isLive(message)) continue
       const offset = message.content.length + (pendingText.get(message.id)?.length ?? 0)
-      open(message.id, `${streamUrlOf(chatId, message.id)}?offset=${offset}`, offset)
+      open(message.id, `${streamUrlFor(chatId, message.id)}?offset=${offset}`, offset)
     }
   }
 
@@ -251,7 +248,7 @@ export function useChat(chatId: string) {
       error.value = null
       last.status = 'streaming'
       last.error = undefined
-      open(last.id, `${streamUrlOf(chatId, last.id)}?offset=${last.content.length}`, last.content.length)
+      open(last.id, `${streamUrlFor(chatId, last.id)}?offset=${last.content.length}`, last.content.length)
       return true
     }
     if (last?.role === 'assistant' && (last.status === 'error' || last.status === 'stopped')) {

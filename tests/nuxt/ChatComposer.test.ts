@@ -68,6 +68,19 @@ describe('ChatComposer', () => {
     expect(wrapper.emitted('send')).toEqual([['Next question']])
   })
 
+  it('refuses a message over 100,000 characters with a visible reason, keeping all of the text', async () => {
+    const { wrapper, textarea, button } = await mountComposer()
+    const long = 'x'.repeat(100_001)
+    await textarea().setValue(long)
+    expect((textarea().element as HTMLTextAreaElement).value).toHaveLength(100_001)
+    expect(button('Send')!.attributes('disabled')).toBeDefined()
+    expect(wrapper.text()).toContain('100,001 / 100,000 characters')
+    await textarea().trigger('keydown', { key: 'Enter' })
+    expect(wrapper.emitted('send')).toBeUndefined()
+    await textarea().setValue(long.slice(1))
+    expect(button('Send')!.attributes('disabled')).toBeUndefined()
+  })
+
   it('shows Stop only while an answer streams', async () => {
     const { wrapper, button } = await mountComposer()
     expect(button('Stop')).toBeUndefined()

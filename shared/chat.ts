@@ -1,0 +1,23 @@
+/**
+ * Plain constants and helpers of the chat model, free of zod so the browser bundle can import
+ * them; `schemas.ts` builds the validators on top.
+ */
+
+/** Longest message a person may send, in JavaScript string length (the HTTP contract). */
+export const MAX_CONTENT_LENGTH = 100_000
+export const MAX_TITLE_LENGTH = 200
+
+export const MESSAGE_STATUSES = ['pending', 'streaming', 'done', 'stopped', 'error'] as const
+export const FINAL_STATUSES = ['done', 'stopped', 'error'] as const
+
+/** The stream's last `data:` line; everything before it is JSON. */
+export const DONE_SENTINEL = '[DONE]'
+
+export function isFinalStatus(status: string): boolean {
+  return (FINAL_STATUSES as readonly string[]).includes(status)
+}
+
+/** Where a message's stream is read (relative to the origin). */
+export function streamUrlFor(chatId: string, messageId: string): string {
+  return `/api/chats/${encodeURIComponent(chatId)}/messages/${encodeURIComponent(messageId)}/stream`
+}
