@@ -160,16 +160,23 @@ describe('markdown', () => {
     expect(overflow).toBeLessThanOrEqual(0)
     // The composer stays reachable at 375 px.
     expect(await page.getByRole('textbox', { name: 'Message' }).isVisible()).toBe(true)
-    // The chats menu opens over the chat on a phone, and tapping beside it closes it.
+    // The chats menu opens over the chat on a phone, takes the focus, and tapping beside it or
+    // Escape closes it with the focus back on the menu button.
     const menu = page.getByRole('button', { name: 'Chats' })
-    if (await menu.isVisible()) {
-      await menu.click()
-      await until(() => menu.getAttribute('aria-expanded'), v => v === 'true', { what: 'the menu to open' })
-      await settle(page)
-      await page.screenshot({ path: resolve(screenshotDir, 'chat-375-menu.png') })
-      await page.mouse.click(360, 400)
-      await until(() => menu.getAttribute('aria-expanded'), v => v === 'false', { what: 'the menu to close' })
-    }
+    expect(await menu.isVisible()).toBe(true)
+    const focusInList = () => page.evaluate(() => !!document.activeElement?.closest('#chat-list'))
+    await menu.click()
+    await until(() => menu.getAttribute('aria-expanded'), v => v === 'true', { what: 'the menu to open' })
+    await until(focusInList, v => v, { what: 'the focus to move into the chat list' })
+    await settle(page)
+    await page.screenshot({ path: resolve(screenshotDir, 'chat-375-menu.png') })
+    await page.mouse.click(360, 400)
+    await until(() => menu.getAttribute('aria-expanded'), v => v === 'false', { what: 'the menu to close' })
+    await menu.click()
+    await until(focusInList, v => v, { what: 'the focus to move into the chat list' })
+    await page.keyboard.press('Escape')
+    await until(() => menu.getAttribute('aria-expanded'), v => v === 'false', { what: 'Escape to close the menu' })
+    expect(await menu.evaluate(el => el === document.activeElement)).toBe(true)
     expect(tp.problems).toEqual([])
   })
 })
