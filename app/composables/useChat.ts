@@ -196,12 +196,28 @@ export function useChat(chatId: string) {
     return true
   }
 
-  async function send(content: string): Promise<boolean> {
-    if (!content.trim() || submitting.value) return false
+  /** One request that starts an answer at a time; its failure is shown as the chat's error. */
+  async function submit(request: () => Promise<void>, failure: string): Promise<boolean> {
+    if (submitting.value) return false
     submitting.value = true
     error.value = null
-    lastContent = content
     try {
+      await request()
+      return true
+    }
+    catch (err) {
+      error.value = apiError(err, failure)
+      return false
+    }
+    finally {
+      submitting.value = false
+    }
+  }
+
+  async function send(content: string): Promise<boolean> {
+    if (!content.trim()) return false
+    return await submit(async () => {
+      lastContent = content
       const res = await $fetch<PostMessageResponse>(`/api/chats/${encodeURIComponent(chatId)}/messages`, {
         method: 'POST',
         body: { content },
@@ -209,15 +225,7 @@ export function useChat(chatId: string) {
       replace(res.userMessage)
       replace(res.assistantMessage)
       if (isLive(res.assistantMessage)) open(res.assistantMessage.id, res.streamUrl, res.assistantMessage.content.length)
-      return true
-    }
-    catch (err) {
-      error.value = apiError(err, 'The message could not be sent.')
-      return false
-    }
-    finally {
-      submitting.value = false
-    }
+    }, 'The message could not be sent.')
   }
 
   /** Stops the answer being written (the last one by default); its text so far stays. */
@@ -252,25 +260,14 @@ export function useChat(chatId: string) {
       return true
     }
     if (last?.role === 'assistant' && (last.status === 'error' || last.status === 'stopped')) {
-      if (submitting.value) return false
-      submitting.value = true
-      error.value = null
-      try {
+      return await submit(async () => {
         const res = await $fetch<RetryResponse>(
           `/api/chats/${encodeURIComponent(chatId)}/messages/${encodeURIComponent(last.id)}/retry`,
           { method: 'POST' },
         )
         messages.value.splice(messages.value.indexOf(last), 1, res.assistantMessage)
         if (isLive(res.assistantMessage)) open(res.assistantMessage.id, res.streamUrl, 0)
-        return true
-      }
-      catch (err) {
-        error.value = apiError(err, 'The answer could not be retried.')
-        return false
-      }
-      finally {
-        submitting.value = false
-      }
+      }, 'The answer could not be retried.')
     }
     const content = lastContent ?? messages.value.findLast(m => m.role === 'user')?.content
     return content ? await send(content) : false

@@ -1,11 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { enableAutoUnmount } from '@vue/test-utils'
 import { mountSuspended, registerEndpoint } from '@nuxt/test-utils/runtime'
-import { readBody } from 'h3'
 import type { Message } from '#shared/schemas'
 import ChatPage from '~/pages/chat/[id].vue'
 import { lastEventSource, manualFrames, stubEventSource } from './helpers/fake-stream'
-import { chatOf, message, uid } from './helpers/data'
+import { message, serveChat, uid } from './helpers/data'
 
 enableAutoUnmount(afterEach)
 
@@ -21,23 +20,6 @@ afterEach(() => {
   vi.unstubAllGlobals()
 })
 
-function serve(chatId: string, stored: Message[]) {
-  const posted: string[] = []
-  registerEndpoint(`/api/chats/${chatId}`, { method: 'GET', handler: () => chatOf(chatId, stored) })
-  registerEndpoint(`/api/chats/${chatId}/messages`, {
-    method: 'POST',
-    handler: async (event) => {
-      const { content } = await readBody<{ content: string }>(event)
-      posted.push(content)
-      const userMessage = message(chatId, { role: 'user', content })
-      const assistantMessage = message(chatId, { role: 'assistant', status: 'pending' })
-      stored.push(userMessage, assistantMessage)
-      return { userMessage, assistantMessage, streamUrl: `/api/chats/${chatId}/messages/${assistantMessage.id}/stream` }
-    },
-  })
-  return { posted }
-}
-
 async function openChat(chatId: string) {
   const wrapper = await mountSuspended(ChatPage, { route: `/chat/${chatId}`, attachTo: document.body })
   const articles = () => wrapper.findAll('article')
@@ -48,7 +30,7 @@ async function openChat(chatId: string) {
 describe('chat page', () => {
   it('shows each message as an article with its role and status; user text stays plain text', async () => {
     const chatId = uid('chat')
-    serve(chatId, [
+    serveChat(chatId, [
       message(chatId, { role: 'user', content: '**not bold** <b>tag</b>\nsecond line' }),
       message(chatId, { role: 'assistant', content: 'It is **bold**.' }),
     ])
@@ -66,7 +48,7 @@ describe('chat page', () => {
   it('streams an answer after Enter, shows Stop, and stopping keeps the partial text', async () => {
     const chatId = uid('chat')
     const stored: Message[] = []
-    const { posted } = serve(chatId, stored)
+    const { posted } = serveChat(chatId, stored)
     const { wrapper, articles, button } = await openChat(chatId)
     expect(button('Stop')).toBeUndefined()
 
@@ -108,7 +90,7 @@ describe('chat page', () => {
         error: { code: 'upstream_unavailable', message: 'The model server did not answer.' },
       }),
     ]
-    const { posted } = serve(chatId, stored)
+    const { posted } = serveChat(chatId, stored)
     const failedId = stored[1]!.id
     registerEndpoint(`/api/chats/${chatId}/messages/${failedId}/retry`, {
       method: 'POST',
@@ -136,7 +118,7 @@ describe('chat page', () => {
   it('resumes an answer that was still streaming when the page loaded', async () => {
     const chatId = uid('chat')
     const answer = message(chatId, { role: 'assistant', status: 'streaming', content: 'Half an ans' })
-    serve(chatId, [message(chatId, { role: 'user', content: 'Q' }), answer])
+    serveChat(chatId, [message(chatId, { role: 'user', content: 'Q' }), answer])
     const { articles } = await openChat(chatId)
     const es = lastEventSource()
     expect(es.url).toBe(`/api/chats/${chatId}/messages/${answer.id}/stream?offset=11`)

@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { defineComponent, h } from 'vue'
 import { mountSuspended, registerEndpoint } from '@nuxt/test-utils/runtime'
-import { readBody, setResponseStatus } from 'h3'
+import { setResponseStatus } from 'h3'
 import type { Message } from '#shared/schemas'
 import { useChat } from '~/composables/useChat'
 import { FakeEventSource, lastEventSource, manualFrames, stubEventSource } from './helpers/fake-stream'
-import { chatOf, message, uid } from './helpers/data'
+import { message, serveChat, uid } from './helpers/data'
 
 async function mountChat(chatId: string) {
   let chat!: ReturnType<typeof useChat>
@@ -17,28 +17,6 @@ async function mountChat(chatId: string) {
   })
   const wrapper = await mountSuspended(Harness)
   return { chat, wrapper }
-}
-
-/** A chat whose POST /messages answers like the server, recording what was sent. */
-function serveChat(chatId: string, stored: Message[] = []) {
-  const posted: string[] = []
-  registerEndpoint(`/api/chats/${chatId}`, { method: 'GET', handler: () => chatOf(chatId, stored) })
-  registerEndpoint(`/api/chats/${chatId}/messages`, {
-    method: 'POST',
-    handler: async (event) => {
-      const { content } = await readBody<{ content: string }>(event)
-      posted.push(content)
-      const userMessage = message(chatId, { role: 'user', content })
-      const assistantMessage = message(chatId, { role: 'assistant', status: 'pending' })
-      stored.push(userMessage, assistantMessage)
-      return {
-        userMessage,
-        assistantMessage,
-        streamUrl: `/api/chats/${chatId}/messages/${assistantMessage.id}/stream`,
-      }
-    },
-  })
-  return { posted, stored }
 }
 
 /** POST .../retry as the server answers it: the failed answer is replaced by a pending one. */

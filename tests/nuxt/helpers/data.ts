@@ -1,3 +1,5 @@
+import { registerEndpoint } from '@nuxt/test-utils/runtime'
+import { readBody } from 'h3'
 import type { Message } from '#shared/schemas'
 
 let counter = 0
@@ -22,4 +24,22 @@ export function message(chatId: string, fields: Partial<Message> & Pick<Message,
 export function chatOf(chatId: string, messages: Message[]) {
   const now = new Date().toISOString()
   return { id: chatId, title: 'A chat', createdAt: now, updatedAt: now, messages }
+}
+
+/** A chat whose GET and POST /messages answer like the server, recording what was sent. */
+export function serveChat(chatId: string, stored: Message[] = []) {
+  const posted: string[] = []
+  registerEndpoint(`/api/chats/${chatId}`, { method: 'GET', handler: () => chatOf(chatId, stored) })
+  registerEndpoint(`/api/chats/${chatId}/messages`, {
+    method: 'POST',
+    handler: async (event) => {
+      const { content } = await readBody<{ content: string }>(event)
+      posted.push(content)
+      const userMessage = message(chatId, { role: 'user', content })
+      const assistantMessage = message(chatId, { role: 'assistant', status: 'pending' })
+      stored.push(userMessage, assistantMessage)
+      return { userMessage, assistantMessage, streamUrl: `/api/chats/${chatId}/messages/${assistantMessage.id}/stream` }
+    },
+  })
+  return { posted, stored }
 }
