@@ -1,9 +1,17 @@
 /**
- * On start nothing is generating yet: answers a previous process left running (a crash, a
- * deploy) end as `interrupted`, keeping the text saved so far. On a graceful shutdown the
- * runs still going end the same way, with all their text saved.
+ * Boot checks. A bad configuration stops the server with its reason rather than failing every
+ * request. Nothing is generating yet, so answers a previous process left running (a crash, a
+ * deploy) end as `interrupted`, keeping the text saved so far; on a graceful shutdown the runs
+ * still going end the same way, with all their text saved.
  */
 export default defineNitroPlugin(async (nitroApp) => {
+  try {
+    sessionSecret()
+  }
+  catch (error) {
+    console.error(`[flume] ${(error as Error).message}`)
+    process.exit(1)
+  }
   nitroApp.hooks.hook('close', () => useRuns().interruptAll())
   try {
     const count = await messageStore.markInterrupted()

@@ -12,7 +12,7 @@ let secret: string | undefined
  * The cookie signing secret: FLUME_SESSION_SECRET, or for local use one generated once and
  * kept in the data directory so sessions survive restarts.
  */
-function sessionSecret(): string {
+export function sessionSecret(): string {
   if (secret) return secret
   const config = useFlumeConfig()
   if (config.sessionSecret) {

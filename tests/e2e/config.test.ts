@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ModelsResponseSchema } from '../../shared/schemas'
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai'
@@ -49,5 +52,43 @@ describe('OPENAI_BASE_URL alone (no API key, no FLUME_MODEL)', () => {
     expect(res.status, res.text).toBe(202)
     expect((await fake.waitForCompletion(n + 1)).body.model).toBe('qwen2.5')
     await waitFinal(client, chat.id, res.body.assistantMessage.id)
+  })
+})
+
+describe('a bad configuration', () => {
+  it('a FLUME_SESSION_SECRET shorter than 32 characters stops the server at boot, saying why', async () => {
+    const error = await startFlume({ FLUME_SESSION_SECRET: 'too-short' }).then(
+      async (server) => {
+        await server.stop()
+        return undefined
+      },
+      (e: Error) => e,
+    )
+    expect(error?.message).toContain('FLUME_SESSION_SECRET must be at least 32 characters long')
+  })
+
+  it('a long enough FLUME_SESSION_SECRET is used, and cookies signed with it survive a restart', async () => {
+    const env = { FLUME_SESSION_SECRET: 'x'.repeat(40) }
+    const dataDir = mkdtempSync(join(tmpdir(), 'flume-secret-'))
+    try {
+      const first = await startFlume(env, { dataDir })
+      const client = createClient(first.url)
+      expect((await client.json('POST', '/api/chats', { title: 'kept' })).status).toBe(201)
+      await first.stop()
+      const second = await startFlume(env, { dataDir })
+      try {
+        const res = await createClient(second.url).json('GET', '/api/chats', undefined, { cookie: [...client.cookies].map(([k, v]) => `${k}=${v}`).join('; ') })
+        expect(res.status).toBe(200)
+        expect(res.body.map((c: { title: string }) => c.title)).toEqual(['kept'])
+        // No generated secret was written: the configured one signs the cookies.
+        expect(existsSync(join(dataDir, 'session-secret'))).toBe(false)
+      }
+      finally {
+        await second.stop()
+      }
+    }
+    finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
   })
 })
