@@ -50,12 +50,14 @@ export function sendRun(event: H3Event, reader: RunReader) {
       lastWrite = Date.now()
       if (!sink.write(chunk)) await sink.drained()
     }
+    // Checked four times per period: a ping goes out after 3/4 of a period of silence, so no
+    // silence lasts a full period (a check once per period would allow almost two).
     const heartbeat = setInterval(() => {
-      if (Date.now() - lastWrite >= heartbeatMs - 5) {
+      if (Date.now() - lastWrite >= heartbeatMs * 0.75) {
         lastWrite = Date.now()
         sink.write(PING)
       }
-    }, heartbeatMs)
+    }, heartbeatMs / 4)
     sink.onClose(() => reader.close())
     sink.write(RETRY)
     try {
