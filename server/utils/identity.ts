@@ -34,11 +34,22 @@ export function sessionSecret(): string {
 }
 
 /**
+ * Cookies already verified, by their exact sealed value (which cannot be forged): unsealing
+ * costs several WebCrypto calls per request. Bounded; the oldest entries go first.
+ */
+const verified = new Map<string, { owner: string, until: number }>()
+const VERIFIED_MAX = 20_000
+const VERIFIED_TTL_MS = 10 * 60_000
+
+/**
  * Who is asking: the id of a signed, HttpOnly session cookie, issued on the first request.
  * Every chat and message is owned by one such id.
  */
 export async function useIdentity(event: H3Event): Promise<string> {
   if (event.context.owner) return event.context.owner as string
+  const cookie = getCookie(event, SESSION_COOKIE)
+  const known = cookie ? verified.get(cookie) : undefined
+  if (known && known.until > Date.now()) return (event.context.owner = known.owner)
   const session = await useSession(event, {
     name: SESSION_COOKIE,
     password: sessionSecret(),
@@ -51,6 +62,17 @@ export async function useIdentity(event: H3Event): Promise<string> {
       secure: getRequestProtocol(event, { xForwardedProto: true }) === 'https',
     },
   })
-  event.context.owner = session.id
-  return session.id!
+  const owner = session.id!
+  if (cookie && !issuedCookie(event)) {
+    // The cookie was valid (no new session was issued): remember it.
+    if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!)
+    verified.set(cookie, { owner, until: Date.now() + VERIFIED_TTL_MS })
+  }
+  return (event.context.owner = owner)
+}
+
+function issuedCookie(event: H3Event): boolean {
+  const header = getResponseHeader(event, 'set-cookie')
+  const lines = Array.isArray(header) ? header : header ? [String(header)] : []
+  return lines.some(line => line.startsWith(`${SESSION_COOKIE}=`))
 }
