@@ -38,7 +38,15 @@ export interface GenerationIO {
   history: (job: GenerationJob, messageId: string) => Promise<ChatTurn[]>
   saveProgress: (items: { id: string, content: string }[]) => Promise<void>
   finish: (messageId: string, final: RunFinal & { content: string }) => Promise<void>
+  /** Told once an answer's final state is stored (titles, usage accounting, ...). Never awaited. */
+  onFinished?: (event: AnswerFinished) => void
   log?: Pick<Console, 'warn' | 'error'>
+}
+
+export interface AnswerFinished extends GenerationJob {
+  messageId: string
+  content: string
+  final: RunFinal
 }
 
 export class MemoryRunRegistry implements RunRegistry {
@@ -156,6 +164,12 @@ export class MemoryRunRegistry implements RunRegistry {
     const final: RunFinal = { status, ...(error ? { error } : {}), ...(usage ? { usage } : {}) }
     await this.persistFinal(run, final)
     run.end(final)
+    try {
+      io.onFinished?.({ ...job, messageId: run.messageId, content: run.text(), final })
+    }
+    catch (error) {
+      this.log.error('[flume] an answer-finished listener failed', error)
+    }
     return final
   }
 
@@ -193,6 +207,10 @@ export function useRuns(): RunRegistry {
     history: (job, id) => messageStore.history(job.owner, job.chatId, id),
     saveProgress: items => messageStore.saveProgress(items),
     finish: (id, final) => messageStore.finish(id, final),
+    // Plugins listen with nitroApp.hooks.hook('flume:answer-finished', ...).
+    onFinished: event => void useNitroApp().hooks.callHook('flume:answer-finished', event)?.catch?.((error: unknown) => {
+      console.error('[flume] flume:answer-finished hook failed', error)
+    }),
   })
   return registry
 }

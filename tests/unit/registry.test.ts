@@ -128,3 +128,17 @@ describe('MemoryRunRegistry.interruptAll', () => {
     expect(run.controller.signal.aborted).toBe(true)
   })
 })
+
+describe('MemoryRunRegistry.onFinished', () => {
+  it('tells a listener once the final state is stored, with the job and the text', async () => {
+    const { registry, io, finished } = setup(signal => words(['a', 'b'], 1, signal))
+    const seen: unknown[] = []
+    io.onFinished = (event) => {
+      expect(finished.has(event.messageId)).toBe(true)
+      seen.push(event)
+    }
+    const run = registry.reserve('m1', 'o')
+    await registry.launch(run, job)
+    expect(seen).toEqual([{ ...job, messageId: 'm1', content: 'ab', final: { status: 'done', usage: { promptTokens: 2, completionTokens: 2 } } }])
+  })
+})
