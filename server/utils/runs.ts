@@ -192,6 +192,16 @@ export class MemoryRunRegistry implements RunRegistry {
 }
 
 let registry: MemoryRunRegistry | undefined
+const finishedListeners = new Set<(event: AnswerFinished) => unknown>()
+
+/**
+ * Runs `listener` after every answer's final state is stored (a Nitro plugin registers it at
+ * boot: titles, accounting, ...). Nothing waits for it; its errors are logged. Returns an undo.
+ */
+export function onAnswerFinished(listener: (event: AnswerFinished) => unknown): () => void {
+  finishedListeners.add(listener)
+  return () => finishedListeners.delete(listener)
+}
 
 export function useRuns(): RunRegistry {
   registry ??= new MemoryRunRegistry({
@@ -207,10 +217,13 @@ export function useRuns(): RunRegistry {
     history: (job, id) => messageStore.history(job.owner, job.chatId, id),
     saveProgress: items => messageStore.saveProgress(items),
     finish: (id, final) => messageStore.finish(id, final),
-    // Plugins listen with nitroApp.hooks.hook('flume:answer-finished', ...).
-    onFinished: event => void useNitroApp().hooks.callHook('flume:answer-finished', event)?.catch?.((error: unknown) => {
-      console.error('[flume] flume:answer-finished hook failed', error)
-    }),
+    onFinished: (event) => {
+      for (const listener of finishedListeners) {
+        Promise.resolve().then(() => listener(event)).catch((error: unknown) => {
+          console.error('[flume] an answer-finished listener failed', error)
+        })
+      }
+    },
   })
   return registry
 }
