@@ -446,7 +446,8 @@ describe('chats list', () => {
 
     // Delete the other chat (not the one shown).
     const secondItem = nav.getByRole('listitem').filter({ has: page.getByRole('link', { name: 'Second chat about mountains' }) })
-    await secondItem.getByRole('button', { name: /delete/i }).click()
+    await secondItem.getByRole('button', { name: /^delete/i }).click()
+    await secondItem.getByRole('button', { name: /^confirm delete/i }).click()
     await secondLink.waitFor({ state: 'detached' })
     expect(await firstLink.isVisible()).toBe(true)
     expect((await listChats(page)).map(c => c.id)).toEqual([firstId])
@@ -454,7 +455,8 @@ describe('chats list', () => {
 
     // Delete the chat being shown: it goes away and the page leaves it.
     const firstItem = nav.getByRole('listitem').filter({ has: page.getByRole('link', { name: 'First chat about rivers' }) })
-    await firstItem.getByRole('button', { name: /delete/i }).click()
+    await firstItem.getByRole('button', { name: /^delete/i }).click()
+    await firstItem.getByRole('button', { name: /^confirm delete/i }).click()
     await firstLink.waitFor({ state: 'detached' })
     await page.waitForURL(u => new URL(u).pathname === '/')
     expect(await listChats(page)).toEqual([])

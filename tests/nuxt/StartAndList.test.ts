@@ -69,6 +69,7 @@ describe('chat list', () => {
     expect(wrapper.find('.chat-list-link').attributes('href')).toBe(`/chat/${a.id}`)
 
     await wrapper.get('button[aria-label="Delete chat: Older"]').trigger('click')
+    await wrapper.get('button[aria-label="Confirm delete: Older"]').trigger('click')
     await vi.waitFor(() => expect(wrapper.findAll('.chat-list-link').map(l => l.text())).toEqual(['Newest']))
     expect(deleted).toEqual([b.id])
   })

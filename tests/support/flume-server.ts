@@ -44,6 +44,9 @@ export async function startFlume(env: Record<string, string | undefined> = {}, o
       HOST: '127.0.0.1',
       PORT: String(port),
       FLUME_DATA_DIR: dataDir,
+      // Titles make an extra upstream call that would take the fake's scripted answers;
+      // tests of titles turn them on.
+      FLUME_TITLES: 'off',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

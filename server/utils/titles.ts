@@ -1,0 +1,95 @@
+import type { AnswerFinished } from './runs'
+
+const MAX_GENERATED_TITLE = 60
+const TITLE_TIMEOUT_MS = 8000
+
+const TITLE_PROMPT = 'You name conversations. Reply with a title of at most 6 words for the conversation below, '
+  + 'in the language of the person\'s message. No quotes, no final punctuation, nothing else.'
+
+/** Titles are on unless FLUME_TITLES is `off`, `false` or `0` (each one is one more upstream call). */
+export function titlesEnabled(): boolean {
+  return !/^(?:off|false|0|no)$/i.test(process.env.FLUME_TITLES ?? '')
+}
+
+/**
+ * The automatic titles a chat gets from its first message before one is generated: the server's
+ * (messageStore.createExchange) and the web client's (first line, cut at a word). A title equal
+ * to neither was chosen by the person and is never replaced.
+ */
+export function automaticTitles(firstMessage: string): string[] {
+  const flat = firstMessage.trim().replace(/\s+/g, ' ')
+  const server = flat.length > 60 ? `${flat.slice(0, 59).trimEnd()}…` : flat
+  const line = firstMessage.trim().split('\n')[0]!.trim()
+  let client = line
+  if (line.length > 60) {
+    const cut = line.slice(0, 60)
+    const space = cut.lastIndexOf(' ')
+    client = `${(space > 20 ? cut.slice(0, space) : cut).trimEnd()}…`
+  }
+  return [DEFAULT_TITLE, server, client]
+}
+
+/** A model's answer made into a title: one line, no quotes, markup or final punctuation, 60 characters at most. */
+export function cleanTitle(raw: string): string {
+  let title = raw.trim().split('\n').find(l => l.trim())?.trim() ?? ''
+  title = title.replace(/^(?:title)\s*:\s*/i, '')
+    .replace(/[*_#`]/g, '')
+    .replace(/^["'“”‘’«»\s]+|["'“”‘’«»\s]+$/g, '')
+    .replace(/[.,;:!?。…\s]+$/u, '')
+    .replace(/\s+/g, ' ')
+    .trim()
+  if (title.length > MAX_GENERATED_TITLE) {
+    const cut = title.slice(0, MAX_GENERATED_TITLE)
+    const space = cut.lastIndexOf(' ')
+    title = (space > 20 ? cut.slice(0, space) : cut).replace(/[.,;:!?\s]+$/u, '')
+  }
+  return title
+}
+
+interface FirstExchange { title: string, firstUser: string | null, firstAnswerId: string | null }
+
+async function firstExchange(owner: string, chatId: string): Promise<FirstExchange | undefined> {
+  const db = await useDb()
+  const chat = await db.prepare('SELECT title FROM chats WHERE id = ? AND owner = ?').get(chatId, owner) as { title: string } | undefined
+  if (!chat) return undefined
+  const first = async (role: string) => await db.prepare(`SELECT id, content FROM messages
+    WHERE chat_id = ? AND owner = ? AND role = ? ORDER BY position LIMIT 1`).get(chatId, owner, role) as { id: string, content: string } | undefined
+  const [user, answer] = [await first('user'), await first('assistant')]
+  return { title: chat.title, firstUser: user?.content ?? null, firstAnswerId: answer?.id ?? null }
+}
+
+/**
+ * Gives a chat a generated title after its first answer, unless the person named the chat.
+ * On the demo model, or when the model fails or is slow, the chat keeps the title cut from its
+ * first message. Never throws; `updated_at` is left alone (a title is not activity).
+ */
+export async function generateTitle(event: AnswerFinished, log: Pick<Console, 'warn'> = console): Promise<string | undefined> {
+  if (event.final.status !== 'done' || !event.content.trim()) return
+  if (useFlumeConfig().demo || event.model === DEMO_MODEL) return
+  try {
+    const found = await firstExchange(event.owner, event.chatId)
+    if (!found || found.firstAnswerId !== event.messageId || found.firstUser === null) return
+    if (!automaticTitles(found.firstUser).includes(found.title)) return
+
+    const completion = await useOpenAI().chat.completions.create({
+      model: event.model,
+      messages: [
+        { role: 'system', content: TITLE_PROMPT },
+        { role: 'user', content: `Person: ${found.firstUser.slice(0, 2000)}\n\nAssistant: ${event.content.slice(0, 2000)}` },
+      ],
+      max_tokens: 16,
+      stream: false,
+    }, { timeout: TITLE_TIMEOUT_MS, maxRetries: 0 })
+    const title = cleanTitle(completion.choices[0]?.message?.content ?? '')
+    if (!title) return
+
+    const db = await useDb()
+    // Only over the title read above: a rename that landed meanwhile wins.
+    await db.prepare('UPDATE chats SET title = ? WHERE id = ? AND owner = ? AND title = ?')
+      .run(title, event.chatId, event.owner, found.title)
+    return title
+  }
+  catch (error) {
+    log.warn(`[flume] no title for chat ${event.chatId}; it keeps its first words:`, (error as Error)?.message ?? error)
+  }
+}
