@@ -28,6 +28,8 @@ export const MessageSchema = z.object({
 export const ChatSchema = z.object({
   id: z.string(),
   title: z.string(),
+  /** The model picked for this chat; absent: the server's default. */
+  model: z.string().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 })
@@ -43,12 +45,17 @@ export const MessageParams = z.object({ chatId: IdSchema, messageId: IdSchema })
 const Title = z.string().trim().min(1).max(MAX_TITLE_LENGTH)
 
 export const CreateChatBody = z.object({ title: Title.optional() }).strict()
-export const PatchChatBody = z.object({ title: Title }).strict()
+const ModelId = z.string().trim().min(1).max(200)
+
+/** `model: null` forgets the chat's model (the server's default applies again). */
+export const PatchChatBody = z.object({ title: Title.optional(), model: ModelId.nullable().optional() })
+  .strict()
+  .refine(body => body.title !== undefined || body.model !== undefined, 'give a title or a model')
 
 export const PostMessageBody = z.object({
   // Length is checked separately so that oversized content answers 413, not 400.
   content: z.string().refine(s => s.trim().length > 0, 'content must not be empty'),
-  model: z.string().trim().min(1).max(200).optional(),
+  model: ModelId.optional(),
 }).strict()
 
 export const PostMessageResponseSchema = z.object({

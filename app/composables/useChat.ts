@@ -96,16 +96,24 @@ export function useChat(chatId: string) {
     return await requestFetch<ChatWithMessages>(`/api/chats/${encodeURIComponent(chatId)}`)
   }
 
-  /** After a stream ends, take the message as the server stored it. */
+  /**
+   * After a stream ends, take the message as the server stored it, and refresh the chat list
+   * (the sidebar): the chat moved up, and its title may have changed.
+   */
   async function settle(messageId: string, fallback: Pick<Message, 'status' | 'error'>) {
     try {
-      const fresh = (await fetchChat()).messages.find(m => m.id === messageId)
+      const { messages: stored, ...rest } = await fetchChat()
+      chat.value = rest
+      const fresh = stored.find(m => m.id === messageId)
       if (fresh && !isLive(fresh)) {
         replace(fresh)
         return
       }
     }
     catch { /* keep what the stream told us */ }
+    finally {
+      void refreshNuxtData('chats')
+    }
     const message = find(messageId)
     if (message && isLive(message)) Object.assign(message, fallback)
   }
@@ -260,17 +268,31 @@ export function useChat(chatId: string) {
       return true
     }
     if (last?.role === 'assistant' && (last.status === 'error' || last.status === 'stopped')) {
-      return await submit(async () => {
-        const res = await $fetch<RetryResponse>(
-          `/api/chats/${encodeURIComponent(chatId)}/messages/${encodeURIComponent(last.id)}/retry`,
-          { method: 'POST' },
-        )
-        messages.value.splice(messages.value.indexOf(last), 1, res.assistantMessage)
-        if (isLive(res.assistantMessage)) open(res.assistantMessage.id, res.streamUrl, 0)
-      }, 'The answer could not be retried.')
+      return await replaceLast(last, 'The answer could not be retried.')
     }
     const content = lastContent ?? messages.value.findLast(m => m.role === 'user')?.content
     return content ? await send(content) : false
+  }
+
+  /** Asks for a new version of the last answer once it is done; the new one takes its place. */
+  async function regenerate() {
+    const last = messages.value.at(-1)
+    if (last?.role !== 'assistant' || last.status !== 'done') return false
+    return await replaceLast(last, 'The answer could not be regenerated.')
+  }
+
+  /** The server replaces the finished last answer by a new one (the question is not repeated). */
+  async function replaceLast(last: Message, failure: string) {
+    return await submit(async () => {
+      const res = await $fetch<RetryResponse>(
+        `/api/chats/${encodeURIComponent(chatId)}/messages/${encodeURIComponent(last.id)}/retry`,
+        { method: 'POST' },
+      )
+      const index = messages.value.indexOf(last)
+      if (index === -1) messages.value.push(res.assistantMessage)
+      else messages.value.splice(index, 1, res.assistantMessage)
+      if (isLive(res.assistantMessage)) open(res.assistantMessage.id, res.streamUrl, 0)
+    }, failure)
   }
 
   tryOnScopeDispose(() => {
@@ -291,5 +313,6 @@ export function useChat(chatId: string) {
     send,
     stop,
     retry,
+    regenerate,
   }
 }

@@ -34,6 +34,10 @@ const MIGRATIONS: string[][] = [
     `CREATE INDEX IF NOT EXISTS messages_chat_position ON messages (chat_id, position)`,
     `CREATE INDEX IF NOT EXISTS messages_status ON messages (status)`,
   ],
+  // 2: the model picked for a chat, used by its next messages (NULL: the server's default).
+  [
+    `ALTER TABLE chats ADD COLUMN model TEXT`,
+  ],
 ]
 
 let ready: Promise<Database> | undefined

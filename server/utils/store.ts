@@ -1,6 +1,6 @@
 import type { Chat, Message, MessageError, MessageStatus, Usage } from '#shared/schemas'
 
-interface ChatRow { id: string, owner: string, title: string, created_at: number, updated_at: number }
+interface ChatRow { id: string, owner: string, title: string, model: string | null, created_at: number, updated_at: number }
 interface MessageRow {
   id: string
   chat_id: string
@@ -23,7 +23,9 @@ const TITLE_FROM_MESSAGE_LENGTH = 60
 const iso = (ms: number) => new Date(Number(ms)).toISOString()
 
 function toChat(row: ChatRow): Chat {
-  return { id: row.id, title: row.title, createdAt: iso(row.created_at), updatedAt: iso(row.updated_at) }
+  const chat: Chat = { id: row.id, title: row.title, createdAt: iso(row.created_at), updatedAt: iso(row.updated_at) }
+  if (row.model) chat.model = row.model
+  return chat
 }
 
 export function toMessage(row: MessageRow): Message {
@@ -48,7 +50,7 @@ export const chatStore = {
   async create(owner: string, title = DEFAULT_TITLE): Promise<Chat> {
     const db = await useDb()
     const now = Date.now()
-    const row: ChatRow = { id: newId(), owner, title, created_at: now, updated_at: now }
+    const row: ChatRow = { id: newId(), owner, title, model: null, created_at: now, updated_at: now }
     await db.prepare('INSERT INTO chats (id, owner, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)')
       .run(row.id, row.owner, row.title, row.created_at, row.updated_at)
     return toChat(row)
@@ -69,6 +71,23 @@ export const chatStore = {
   async rename(owner: string, chatId: string, title: string): Promise<Chat | undefined> {
     const db = await useDb()
     await db.prepare('UPDATE chats SET title = ?, updated_at = ? WHERE id = ? AND owner = ?').run(title, Date.now(), chatId, owner)
+    return this.get(owner, chatId)
+  },
+
+  /**
+   * Changes the title and/or the model (`null` forgets it). Only a new title moves the chat up
+   * the list; picking a model does not.
+   */
+  async update(owner: string, chatId: string, changes: { title?: string, model?: string | null }): Promise<Chat | undefined> {
+    const db = await useDb()
+    const statements: Statement[] = []
+    if (changes.title !== undefined) {
+      statements.push(['UPDATE chats SET title = ?, updated_at = ? WHERE id = ? AND owner = ?', changes.title, Date.now(), chatId, owner])
+    }
+    if (changes.model !== undefined) {
+      statements.push(['UPDATE chats SET model = ? WHERE id = ? AND owner = ?', changes.model, chatId, owner])
+    }
+    await runBatch(db, statements)
     return this.get(owner, chatId)
   },
 
@@ -105,9 +124,10 @@ export const messageStore = {
 
   /**
    * Stores the person's message and the assistant's `pending` answer in one transaction,
-   * before the 202 goes out: a crash after that loses neither.
+   * before the 202 goes out: a crash after that loses neither. With `rememberModel` the chat
+   * keeps `model` for its next messages.
    */
-  async createExchange(owner: string, chat: Chat, content: string, model: string, assistantId = newId()): Promise<{ userMessage: Message, assistantMessage: Message }> {
+  async createExchange(owner: string, chat: Chat, content: string, model: string, assistantId = newId(), rememberModel = false): Promise<{ userMessage: Message, assistantMessage: Message }> {
     const db = await useDb()
     const now = Date.now()
     const insert = `INSERT INTO messages (id, chat_id, owner, position, role, content, status, model, created_at)
@@ -118,13 +138,15 @@ export const messageStore = {
     await runBatch(db, [
       ...[user, assistant].map((m): Statement => [insert, m.id, m.chat_id, owner, m.chat_id, m.role, m.content, m.status, m.model, m.created_at]),
       ['UPDATE chats SET updated_at = ?, title = ? WHERE id = ? AND owner = ?', now, title, chat.id, owner],
+      ...(rememberModel ? [['UPDATE chats SET model = ? WHERE id = ? AND owner = ?', model, chat.id, owner] satisfies Statement] : []),
     ])
     return { userMessage: toMessage(user), assistantMessage: toMessage(assistant) }
   },
 
   /**
-   * Replaces the chat's last answer, when it failed or was stopped, by a new `pending` one in
-   * its place. Undefined when that answer is not the last one, still running, or already replaced.
+   * Replaces the chat's last answer, once it is finished (failed, stopped, or done: regenerate),
+   * by a new `pending` one in its place. Undefined when that answer is not the last one, still
+   * running, or already replaced.
    */
   async replaceAnswer(owner: string, chatId: string, messageId: string, model: string, newAnswerId = newId()): Promise<Message | undefined> {
     const db = await useDb()
@@ -132,7 +154,7 @@ export const messageStore = {
     await runBatch(db, [
       [`INSERT INTO messages (id, chat_id, owner, position, role, content, status, model, created_at)
         SELECT ?, chat_id, owner, position, 'assistant', '', 'pending', ?, ? FROM messages old
-        WHERE old.id = ? AND old.chat_id = ? AND old.owner = ? AND old.role = 'assistant' AND old.status IN ('error', 'stopped')
+        WHERE old.id = ? AND old.chat_id = ? AND old.owner = ? AND old.role = 'assistant' AND old.status IN ('error', 'stopped', 'done')
           AND old.position = (SELECT MAX(position) FROM messages WHERE chat_id = old.chat_id)`, newAnswerId, model, now, messageId, chatId, owner],
       ['DELETE FROM messages WHERE id = ? AND EXISTS (SELECT 1 FROM messages WHERE id = ?)', messageId, newAnswerId],
       ['UPDATE chats SET updated_at = ? WHERE id = ? AND owner = ? AND EXISTS (SELECT 1 FROM messages WHERE id = ?)', now, chatId, owner, newAnswerId],

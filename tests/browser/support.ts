@@ -128,7 +128,7 @@ export async function answerText(article: Locator): Promise<string> {
 
 /** Runs in the page: see answerText(). Kept free of closures so it can be serialised. */
 export function answerTextIn(el: Element): string {
-  const skip = (node: Element) => node.matches('[role="status"], [role="alert"], button, .message-note')
+  const skip = (node: Element) => node.matches('[role="status"], [role="alert"], button, .message-note, .message-actions')
   const parts: string[] = []
   for (const child of el.children) {
     if (skip(child)) continue
@@ -161,7 +161,7 @@ export async function sampleAnswer(page: Page, { intervalMs = 20, timeoutMs = 20
       let length = 0
       if (el) {
         for (const child of el.children) {
-          if (child.matches('[role="status"], [role="alert"], button, .message-note')) continue
+          if (child.matches('[role="status"], [role="alert"], button, .message-note, .message-actions')) continue
           length += (child as HTMLElement).innerText.trim().length
         }
       }

@@ -5,6 +5,7 @@ import { chatAndSend, createClient, expectError, getChat, send, startWithFake, w
 
 let env: Env
 beforeAll(async () => {
+  // No generated titles: each is one more upstream call, and these tests count them.
   env = await startWithFake()
 })
 afterAll(async () => {
@@ -41,10 +42,29 @@ describe('POST .../messages/:messageId/retry', () => {
     expect(lastRequest.messages).toEqual([{ role: 'user', content: 'Tell me about rivers' }])
   })
 
-  it('answers 409 for an answer that is done or not the last one, and 404 for another identity', async () => {
+  it('regenerates a done last answer in its place, with the same question', async () => {
+    env.fake.enqueue({ chunks: ['First ', 'take.'] })
+    const { chat, assistantMessage } = await chatAndSend(env.client, 'Name a river')
+    expect(await waitFinal(env.client, chat.id, assistantMessage.id)).toMatchObject({ status: 'done', content: 'First take.' })
+
+    env.fake.enqueue({ chunks: ['Second ', 'take.'] })
+    const res = await retry(env.client, chat.id, assistantMessage.id)
+    expect(res.status, res.text).toBe(202)
+    const { assistantMessage: next } = RetryResponseSchema.parse(res.body)
+    expect(next.id).not.toBe(assistantMessage.id)
+    expect(await waitFinal(env.client, chat.id, next.id)).toMatchObject({ status: 'done', content: 'Second take.' })
+    const stored = await getChat(env.client, chat.id)
+    expect(stored.messages.map(m => [m.role, m.content])).toEqual([
+      ['user', 'Name a river'],
+      ['assistant', 'Second take.'],
+    ])
+    const lastRequest = env.fake.completions.at(-1)!.body as { messages: { role: string, content: string }[] }
+    expect(lastRequest.messages).toEqual([{ role: 'user', content: 'Name a river' }])
+  })
+
+  it('answers 409 for an answer that is not the last one, and 404 for another identity', async () => {
     const { chat, assistantMessage } = await chatAndSend(env.client, 'first')
     await waitFinal(env.client, chat.id, assistantMessage.id)
-    expectError(await retry(env.client, chat.id, assistantMessage.id), 409, 'not_retryable')
 
     const stranger = createClient(env.flume.url)
     expectError(await retry(stranger, chat.id, assistantMessage.id), 404, 'not_found')
@@ -53,6 +73,13 @@ describe('POST .../messages/:messageId/retry', () => {
     const second = await send(env.client, chat.id, 'second')
     await waitFinal(env.client, chat.id, second.assistantMessage.id)
     expectError(await retry(env.client, chat.id, assistantMessage.id), 409, 'not_retryable')
+  })
+
+  it('answers 409 while the last answer is still running', async () => {
+    env.fake.enqueue({ chunks: Array.from({ length: 40 }, (_, i) => `w${i} `), delayMs: 25 })
+    const { chat, assistantMessage } = await chatAndSend(env.client, 'slow one')
+    expectError(await retry(env.client, chat.id, assistantMessage.id), 409, 'not_retryable')
+    await env.client.json('POST', `/api/chats/${chat.id}/messages/${assistantMessage.id}/stop`)
   })
 
   it('retries a stopped answer, and only once when asked twice at the same time', async () => {

@@ -4,7 +4,7 @@ import { mountSuspended, registerEndpoint } from '@nuxt/test-utils/runtime'
 import type { Message } from '#shared/schemas'
 import ChatPage from '~/pages/chat/[id].vue'
 import { lastEventSource, manualFrames, stubEventSource } from './helpers/fake-stream'
-import { message, serveChat, uid } from './helpers/data'
+import { chatOf, message, serveChat, uid } from './helpers/data'
 
 enableAutoUnmount(afterEach)
 
@@ -112,6 +112,37 @@ describe('chat page', () => {
     expect(articles()[1]!.text()).not.toContain('Server-sent events are')
     expect(posted).toEqual([])
     expect(button('Retry')).toBeUndefined()
+    expect(button('Stop')).toBeDefined()
+  })
+
+  it('Regenerate replaces the last finished answer; the Model picker shows the chat\'s model', async () => {
+    const chatId = uid('chat')
+    const stored = [
+      message(chatId, { role: 'user', content: 'Name a river' }),
+      message(chatId, { role: 'assistant', content: 'The Nile.', usage: { promptTokens: 5, completionTokens: 3 } }),
+    ]
+    registerEndpoint('/api/models', { method: 'GET', handler: () => ({ models: [{ id: 'm-one' }, { id: 'm-two' }], default: 'm-one' }) })
+    registerEndpoint(`/api/chats/${chatId}`, { method: 'GET', handler: () => ({ ...chatOf(chatId, stored), model: 'm-two' }) })
+    const doneId = stored[1]!.id
+    registerEndpoint(`/api/chats/${chatId}/messages/${doneId}/retry`, {
+      method: 'POST',
+      handler: () => {
+        const assistantMessage = message(chatId, { role: 'assistant', status: 'pending' })
+        stored.splice(1, 1, assistantMessage)
+        return { assistantMessage, streamUrl: `/api/chats/${chatId}/messages/${assistantMessage.id}/stream` }
+      },
+    })
+    const { wrapper, articles, button } = await openChat(chatId)
+    const select = wrapper.get('select')
+    expect(wrapper.get(`label[for="${select.attributes('id')}"]`).text()).toBe('Model')
+    expect((select.element as HTMLSelectElement).value).toBe('m-two')
+    expect(articles()[1]!.text()).toContain('5 → 3 tokens')
+
+    await button('Regenerate')!.trigger('click')
+    await vi.waitFor(() => expect(articles()[1]!.attributes('data-status')).toBe('pending'))
+    expect(articles()).toHaveLength(2)
+    expect(articles()[1]!.text()).not.toContain('The Nile.')
+    expect(button('Regenerate')).toBeUndefined()
     expect(button('Stop')).toBeDefined()
   })
 

@@ -4,6 +4,7 @@ import { mountSuspended, registerEndpoint } from '@nuxt/test-utils/runtime'
 import { setResponseStatus } from 'h3'
 import type { Message } from '#shared/schemas'
 import { useChat } from '~/composables/useChat'
+import { useChats } from '~/composables/useChats'
 import { FakeEventSource, lastEventSource, manualFrames, stubEventSource } from './helpers/fake-stream'
 import { message, serveChat, uid } from './helpers/data'
 
@@ -207,6 +208,61 @@ describe('useChat', () => {
     expect(posted).toEqual(['Hello'])
     expect(lastEventSource().url).toBe(`/api/chats/${chatId}/messages/${chat.messages.value[1]!.id}/stream?offset=2`)
     expect(chat.status.value).toBe('streaming')
+  })
+
+  it('regenerate() replaces a done last answer by a new streaming one, and does nothing otherwise', async () => {
+    const chatId = uid('chat')
+    const stored = [
+      message(chatId, { role: 'user', content: 'Name a river' }),
+      message(chatId, { role: 'assistant', content: 'The Nile.', status: 'done' }),
+    ]
+    const { posted } = serveChat(chatId, stored)
+    const { chat } = await mountChat(chatId)
+    await chat.load()
+    const doneId = stored[1]!.id
+    const retried = serveRetry(chatId, stored, doneId)
+
+    expect(await chat.regenerate()).toBe(true)
+    expect(retried).toEqual([doneId])
+    expect(posted).toEqual([])
+    expect(chat.messages.value.map(m => m.role)).toEqual(['user', 'assistant'])
+    const fresh = chat.messages.value[1]!
+    expect(fresh.id).not.toBe(doneId)
+    expect(chat.status.value).toBe('streaming')
+    expect(lastEventSource().url).toBe(`/api/chats/${chatId}/messages/${fresh.id}/stream`)
+
+    // While it runs there is nothing to regenerate.
+    expect(await chat.regenerate()).toBe(false)
+    expect(retried).toEqual([doneId])
+  })
+
+  it('refreshes the chat list once an answer has finished', async () => {
+    const chatId = uid('chat')
+    const { stored } = serveChat(chatId)
+    let listed = 0
+    registerEndpoint('/api/chats', {
+      method: 'GET',
+      handler: () => {
+        listed += 1
+        return []
+      },
+    })
+    let chat!: ReturnType<typeof useChat>
+    const Harness = defineComponent({
+      setup() {
+        chat = useChat(chatId)
+        useChats()
+        return () => h('div')
+      },
+    })
+    await mountSuspended(Harness)
+    await vi.waitFor(() => expect(listed).toBeGreaterThan(0))
+    await chat.send('Hi')
+    const before = listed
+    Object.assign(stored[1]!, { status: 'done', content: 'Hello' })
+    lastEventSource().frame({ type: 'delta', text: 'Hello' }, 5)
+    lastEventSource().frame('[DONE]', 5)
+    await vi.waitFor(() => expect(listed).toBe(before + 1))
   })
 
   it('closes its streams and pending frames when the component goes away', async () => {

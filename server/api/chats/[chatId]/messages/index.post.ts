@@ -6,13 +6,10 @@ export default defineEventHandler(async (event): Promise<PostMessageResponse> =>
   const owner = await useIdentity(event)
   const chat = await chatStore.get(owner, chatId)
   if (!chat) throw notFound()
-  const model = body.model ?? await resolveDefaultModel()
-  if (body.model) {
-    const { models, authoritative } = await listModels()
-    if (authoritative && !models.includes(body.model)) {
-      throw httpError(400, 'unknown_model', 'This model is not offered by the server; see GET /api/models.')
-    }
-  }
+  if (body.model) await assertKnownModel(body.model)
+  // A model named here is remembered: the chat's next messages use it too.
+  const model = body.model ?? chat.model ?? await resolveDefaultModel()
+  const remember = body.model !== undefined && body.model !== chat.model
 
   const runs = useRuns()
   const assistantId = newId()
@@ -20,7 +17,7 @@ export default defineEventHandler(async (event): Promise<PostMessageResponse> =>
   const run = runs.reserve(assistantId, owner)
   let exchange: Awaited<ReturnType<typeof messageStore.createExchange>>
   try {
-    exchange = await messageStore.createExchange(owner, chat, body.content, model, assistantId)
+    exchange = await messageStore.createExchange(owner, chat, body.content, model, assistantId, remember)
   }
   catch (error) {
     runs.release(assistantId)

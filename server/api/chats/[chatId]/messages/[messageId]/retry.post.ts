@@ -1,20 +1,23 @@
 import { MessageParams, streamUrlFor, type RetryResponse } from '#shared/schemas'
 
 /**
- * Asks again for the chat's last answer after it failed or was stopped: a new answer takes its
- * place (new id, so streams of the old one stay consistent) and the question is not repeated.
- * 202 `{ assistantMessage, streamUrl }`; 409 `not_retryable` if it is not the last, finished-badly answer.
+ * Asks again for the chat's last answer once it is finished (failed, stopped, or done: regenerate):
+ * a new answer takes its place (new id, so streams of the old one stay consistent) and the question
+ * is not repeated. It uses the chat's model when one was picked, else the old answer's.
+ * 202 `{ assistantMessage, streamUrl }`; 409 `not_retryable` if it is not the last answer or still running.
  */
 export default defineEventHandler(async (event): Promise<RetryResponse> => {
   const { chatId, messageId } = paramsAs(event, MessageParams)
   const owner = await useIdentity(event)
   const previous = await messageStore.get(owner, chatId, messageId)
   if (!previous || previous.role !== 'assistant') throw notFound()
+  const chat = await chatStore.get(owner, chatId)
+  if (!chat) throw notFound()
 
   const runs = useRuns()
   const answerId = newId()
   const run = runs.reserve(answerId, owner)
-  const model = previous.model ?? await resolveDefaultModel()
+  const model = chat.model ?? previous.model ?? await resolveDefaultModel()
   const assistantMessage = await messageStore.replaceAnswer(owner, chatId, messageId, model, answerId)
     .catch((error) => {
       runs.release(answerId)
@@ -22,7 +25,7 @@ export default defineEventHandler(async (event): Promise<RetryResponse> => {
     })
   if (!assistantMessage) {
     runs.release(answerId)
-    throw httpError(409, 'not_retryable', 'Only the last answer can be retried, once it failed or was stopped.')
+    throw httpError(409, 'not_retryable', 'Only the last answer can be retried, once it has finished.')
   }
   event.waitUntil?.(runs.launch(run, { chatId, owner, model }))
   setResponseStatus(event, 202, 'Accepted')
