@@ -196,6 +196,8 @@ describe('incremental rendering', () => {
     await waitForChatPage(page)
     await waitForAssistantStatus(page, 'done')
     const html = async () => (await lastAssistant(page).innerHTML()).replace(/<!--[\s\S]*?-->/g, '').replace(/ data-v-[\w-]+(="[^"]*")?/g, '')
+    // The py block is coloured once its grammar has loaded (async): wait for it.
+    await until(() => lastAssistant(page).locator('pre.shiki').count(), n => n === 1, { what: 'the py block to be highlighted' })
     const streamed = await html()
     expect(await lastAssistant(page).locator('h1').allInnerTexts()).toEqual(['Title', 'Setext heading'])
     expect(await lastAssistant(page).locator('table td').allInnerTexts()).toEqual(['1', '2'])

@@ -110,7 +110,10 @@ describe('IncrementalMarkdown', () => {
       const renders = sources.filter(s => s.includes(marker)).length
       expect(renders, marker).toBeLessThanOrEqual(span.length + 1)
     }
-    expect(sources.length).toBeGreaterThan(answer.length)
+    // Every update re-renders the tail, except while it is one open code fence: its new
+    // lines are only escaped (see 'renders a growing code block without parsing it').
+    const openFence = '```js\nconst a = 1\n\nconst b = 2\n'
+    expect(sources.length).toBeGreaterThan(answer.length - openFence.length)
     // A code block with a blank line inside stays one block, not cut in the middle.
     expect(blocks.some(b => b.html.includes('const a = 1\n\nconst b = 2'))).toBe(true)
   })
