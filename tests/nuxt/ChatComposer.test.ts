@@ -88,4 +88,35 @@ describe('ChatComposer', () => {
     await button('Stop')!.trigger('click')
     expect(wrapper.emitted('stop')).toHaveLength(1)
   })
+
+  it('stops a streaming answer with Escape, and only while one streams', async () => {
+    const { wrapper, textarea } = await mountComposer()
+    await textarea().trigger('keydown', { key: 'Escape' })
+    expect(wrapper.emitted('stop')).toBeUndefined()
+    await wrapper.setProps({ streaming: true })
+    await textarea().trigger('keydown', { key: 'Escape' })
+    expect(wrapper.emitted('stop')).toHaveLength(1)
+    // From elsewhere on the page too (the focus on the Stop button or in the thread)...
+    document.body.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }))
+    expect(wrapper.emitted('stop')).toHaveLength(2)
+    // ...but not when something else already used that Escape (the drawer closing).
+    const used = new KeyboardEvent('keydown', { key: 'Escape', bubbles: true, cancelable: true })
+    used.preventDefault()
+    document.body.dispatchEvent(used)
+    expect(wrapper.emitted('stop')).toHaveLength(2)
+  })
+
+  it('puts the focus back in the composer after Send and after Stop', async () => {
+    const { wrapper, textarea, button } = await mountComposer({ modelValue: 'Hi' })
+    const send = button('Send')!.element as HTMLButtonElement
+    send.focus()
+    await button('Send')!.trigger('click')
+    expect(wrapper.emitted('send')).toEqual([['Hi']])
+    expect(document.activeElement).toBe(textarea().element)
+    await wrapper.setProps({ streaming: true })
+    ;(button('Stop')!.element as HTMLButtonElement).focus()
+    await button('Stop')!.trigger('click')
+    expect(wrapper.emitted('stop')).toHaveLength(1)
+    expect(document.activeElement).toBe(textarea().element)
+  })
 })
