@@ -268,6 +268,8 @@ async function startFlume(upstreamUrl, profPrefix) {
       OPENAI_BASE_URL: upstreamUrl,
       OPENAI_API_KEY: 'bench',
       FLUME_UPSTREAM_MAX_RETRIES: '0',
+      // Measures the relay: no extra title request after each first answer.
+      FLUME_TITLES: 'off',
       FLUME_MODEL: process.env.FLUME_MODEL ?? MODEL,
       FLUME_STALL_TIMEOUT_MS: process.env.FLUME_STALL_TIMEOUT_MS ?? '180000',
       BENCH_STATS_DIR: statsDir,
