@@ -5,55 +5,26 @@
  * 375 px in light and dark go to tests/.artifacts/screenshots/ for a reviewer.
  */
 import { resolve } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai'
-import { startFlume, type FlumeServer } from '../support/flume-server'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
 import {
   answerText,
   composer,
   ensureScreenshotDir,
   lastAssistant,
-  launchBrowser,
   numberedWords,
   openPage,
   screenshotDir,
   sendMessage,
   stopButton,
-  type TestPage,
   until,
   visit,
   waitForAssistantStatus,
   waitForChatPage,
+  useBrowserEnv,
 } from './support'
 
-let fake: FakeOpenAI
-let flume: FlumeServer
-let browser: Browser
-let tp: TestPage
-
-beforeAll(async () => {
-  fake = await startFakeOpenAI()
-  ;[flume, browser] = await Promise.all([
-    startFlume({ OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'test', FLUME_UPSTREAM_MAX_RETRIES: '0', FLUME_SAVE_INTERVAL_MS: '200' }),
-    launchBrowser(),
-  ])
-})
-
-afterAll(async () => {
-  await browser?.close()
-  await flume?.stop()
-  await fake?.close()
-})
-
-beforeEach(async () => {
-  fake.clearQueue()
-})
-
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === 'fail') console.log(`[${ctx.task.name}] page problems:`, tp?.problems)
-  await tp?.close()
-})
+const env = useBrowserEnv({ FLUME_SAVE_INTERVAL_MS: '200' }, { openPages: false })
 
 const themeButton = (page: Page) => page.getByRole('button', { name: /^Theme/ })
 const htmlTheme = (page: Page) => page.evaluate(() => document.documentElement.getAttribute('data-theme'))
@@ -64,8 +35,8 @@ const announced = (page: Page) => page.locator('[aria-live="polite"]').innerText
 
 describe('theme', () => {
   it('follows the system, then cycles light → dark → system with the Theme button, and keeps the choice across a reload', async () => {
-    tp = await openPage(browser, flume.url)
-    const { page } = tp
+    env.tp = await openPage(env.browser, env.flume.url)
+    const { page } = env.tp
     await page.emulateMedia({ colorScheme: 'dark' })
     await visit(page, '/')
     // The system says dark: dark it is, before any choice.
@@ -102,15 +73,15 @@ describe('theme', () => {
     expect(await themeButton(page).getAttribute('data-theme-choice')).toBe('auto')
     await expect.poll(() => htmlTheme(page)).toBe('light')
     expect(await rootBackground(page)).toBe(LIGHT_BG)
-    expect(tp.problems).toEqual([])
+    expect(env.tp.problems).toEqual([])
   })
 })
 
 describe('composer and answers', () => {
   it('Escape stops a streaming answer; focus stays in the composer; live region says started and stopped', async () => {
-    tp = await openPage(browser, flume.url)
-    const { page } = tp
-    fake.enqueue({ chunks: numberedWords(200, 's'), delayMs: 60 })
+    env.tp = await openPage(env.browser, env.flume.url)
+    const { page } = env.tp
+    env.fake.enqueue({ chunks: numberedWords(200, 's'), delayMs: 60 })
     await visit(page, '/')
     await sendMessage(page, 'Count slowly')
     await waitForChatPage(page)
@@ -124,13 +95,13 @@ describe('composer and answers', () => {
     await expect.poll(() => announced(page)).toBe('Answer stopped')
     expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Message')
     expect(await answerText(lastAssistant(page))).not.toContain('s200')
-    expect(tp.problems).toEqual([])
+    expect(env.tp.problems).toEqual([])
   })
 
   it('Stop clicked puts the focus back in the composer; the composer grows with its text', async () => {
-    tp = await openPage(browser, flume.url)
-    const { page } = tp
-    fake.enqueue({ chunks: numberedWords(200, 's'), delayMs: 60 })
+    env.tp = await openPage(env.browser, env.flume.url)
+    const { page } = env.tp
+    env.fake.enqueue({ chunks: numberedWords(200, 's'), delayMs: 60 })
     await visit(page, '/')
     await sendMessage(page, 'Count slowly')
     await waitForChatPage(page)
@@ -150,9 +121,9 @@ describe('composer and answers', () => {
   })
 
   it('scrolling up while an answer streams shows "Jump to latest", which brings the end back', async () => {
-    tp = await openPage(browser, flume.url, { height: 600 })
-    const { page } = tp
-    fake.enqueue({ chunks: numberedWords(400, 'line').map(w => `${w}\n\n`), delayMs: 25 })
+    env.tp = await openPage(env.browser, env.flume.url, { height: 600 })
+    const { page } = env.tp
+    env.fake.enqueue({ chunks: numberedWords(400, 'line').map(w => `${w}\n\n`), delayMs: 25 })
     await visit(page, '/')
     await sendMessage(page, 'Many lines')
     await waitForChatPage(page)
@@ -173,9 +144,9 @@ describe('composer and answers', () => {
   })
 
   it('an example prompt on the empty home page starts a chat with it', async () => {
-    tp = await openPage(browser, flume.url)
-    const { page } = tp
-    fake.enqueue({ chunks: ['Here', ' is', ' a', ' plan.'] })
+    env.tp = await openPage(env.browser, env.flume.url)
+    const { page } = env.tp
+    env.fake.enqueue({ chunks: ['Here', ' is', ' a', ' plan.'] })
     await visit(page, '/')
     const examples = page.getByRole('list', { name: 'Example prompts' }).getByRole('button')
     expect(await examples.count()).toBeGreaterThanOrEqual(3)
@@ -190,8 +161,8 @@ describe('composer and answers', () => {
 
 describe('375 px wide', () => {
   it('works on a phone: nothing overflows sideways, the drawer opens and closes, chatting works', async () => {
-    tp = await openPage(browser, flume.url, { width: 375, height: 740 })
-    const { page } = tp
+    env.tp = await openPage(env.browser, env.flume.url, { width: 375, height: 740 })
+    const { page } = env.tp
     await visit(page, '/')
     const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
     expect(await overflow()).toBe(0)
@@ -200,7 +171,7 @@ describe('375 px wide', () => {
     expect(theme.x + theme.width).toBeLessThanOrEqual(375)
     expect(theme.y).toBeLessThan(menu.y + menu.height)
 
-    fake.enqueue({ chunks: ['Short', ' answer', ' here.'] })
+    env.fake.enqueue({ chunks: ['Short', ' answer', ' here.'] })
     await sendMessage(page, 'Hello from a phone')
     await waitForChatPage(page)
     await waitForAssistantStatus(page, 'done')
@@ -224,19 +195,19 @@ describe('screenshots', () => {
     const answer = '## A short plan\n\nHere are **three** steps:\n\n1. Read the docs\n2. Write `code`\n3. Ship it\n\n```js\nconsole.log("hi")\n```\n\nThat is all.'
     for (const scheme of ['light', 'dark'] as const) {
       for (const width of [1280, 375]) {
-        tp = await openPage(browser, flume.url, { width, height: width > 400 ? 800 : 740 })
-        const { page } = tp
+        env.tp = await openPage(env.browser, env.flume.url, { width, height: width > 400 ? 800 : 740 })
+        const { page } = env.tp
         await page.emulateMedia({ colorScheme: scheme })
         await visit(page, '/')
         expect(await htmlTheme(page)).toBe(scheme)
         await page.screenshot({ path: resolve(screenshotDir, `home-${width}-${scheme}.png`) })
-        fake.enqueue({ chunks: answer.match(/[\s\S]{1,12}/g)! })
+        env.fake.enqueue({ chunks: answer.match(/[\s\S]{1,12}/g)! })
         await sendMessage(page, 'How do I get started?')
         await waitForChatPage(page)
         await waitForAssistantStatus(page, 'done')
         await page.locator('pre').first().waitFor()
         await page.screenshot({ path: resolve(screenshotDir, `chat-${width}-${scheme}.png`) })
-        await tp.close()
+        await env.tp.close()
       }
     }
   })

@@ -3,57 +3,22 @@
  * coloured once complete, the colours follow the light/dark theme, and the copy button
  * copies the code.
  */
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { createGate, startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai'
-import { startFlume, type FlumeServer } from '../support/flume-server'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import { createGate } from '../support/fake-openai'
 import {
   lastAssistant,
-  launchBrowser,
-  openPage,
   sendMessage,
-  type TestPage,
   until,
   visit,
   waitForAssistantStatus,
   waitForChatPage,
   waitForHydration,
+  pieces,
+  useBrowserEnv,
 } from './support'
 
-let fake: FakeOpenAI
-let flume: FlumeServer
-let browser: Browser
-let tp: TestPage
-
-beforeAll(async () => {
-  fake = await startFakeOpenAI()
-  ;[flume, browser] = await Promise.all([
-    startFlume({ OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'test', FLUME_UPSTREAM_MAX_RETRIES: '0' }),
-    launchBrowser(),
-  ])
-})
-
-afterAll(async () => {
-  await browser?.close()
-  await flume?.stop()
-  await fake?.close()
-})
-
-beforeEach(async () => {
-  fake.clearQueue()
-  tp = await openPage(browser, flume.url)
-})
-
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === 'fail') console.log(`[${ctx.task.name}] page problems:`, tp.problems, '\nserver logs (tail):', flume.logs().slice(-3000))
-  await tp.close()
-})
-
-function pieces(text: string, size: number): string[] {
-  const out: string[] = []
-  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size))
-  return out
-}
+const env = useBrowserEnv()
 
 /** Every JavaScript URL the page asks for (scripts, preloads and prefetches alike), in order. */
 function watchScripts(page: Page): string[] {
@@ -77,9 +42,9 @@ const TS_CODE = 'interface User {\n  name: string\n}\nconst answer: number = 42'
 
 describe('code highlighting', () => {
   it('fetches shiki only once a code block appears, and colours the block once it is complete', async () => {
-    const { page } = tp
+    const { page } = env.tp
     const scripts = watchScripts(page)
-    fake.enqueue({ chunks: pieces('No code here, just `inline code`, a list:\n\n- one\n- two\n\nand **bold**.', 6), delayMs: 2 })
+    env.fake.enqueue({ chunks: pieces('No code here, just `inline code`, a list:\n\n- one\n- two\n\nand **bold**.', 6), delayMs: 2 })
     await visit(page, '/')
     await sendMessage(page, 'Anything without code')
     await waitForChatPage(page)
@@ -90,7 +55,7 @@ describe('code highlighting', () => {
     const beforeCode = createGate()
     const intro = 'Here is some TypeScript:\n\n'
     const open = `\`\`\`ts\n${TS_CODE}\n`
-    fake.enqueue({
+    env.fake.enqueue({
       chunks: [...pieces(intro, 5), ...pieces(open, 5), '```\n', '\nThat is all.'],
       delayMs: 2,
       pauseAfter: pieces(intro, 5).length,
@@ -123,14 +88,14 @@ describe('code highlighting', () => {
     await waitForHydration(page)
     expect(await lastAssistant(page).locator('pre.shiki').count()).toBe(1)
     expect(await html()).toBe(highlighted)
-    expect(tp.problems).toEqual([])
+    expect(env.tp.problems).toEqual([])
   })
 
   it('shows a block plain while it is open and highlights it when its fence closes', async () => {
-    const { page } = tp
+    const { page } = env.tp
     const gate = createGate()
     const open = `Code:\n\n\`\`\`python\ndef greet(name):\n    return name\n`
-    fake.enqueue({ chunks: [...pieces(open, 4), '```\n\nBye.'], delayMs: 2, pauseAfter: pieces(open, 4).length, until: gate.promise })
+    env.fake.enqueue({ chunks: [...pieces(open, 4), '```\n\nBye.'], delayMs: 2, pauseAfter: pieces(open, 4).length, until: gate.promise })
     await visit(page, '/')
     await sendMessage(page, 'Python please')
     const answer = lastAssistant(page)
@@ -144,9 +109,9 @@ describe('code highlighting', () => {
   })
 
   it('follows the light/dark scheme and the page theme, and copies the code', async () => {
-    const { page, context } = tp
+    const { page, context } = env.tp
     await context.grantPermissions(['clipboard-read', 'clipboard-write'])
-    fake.enqueue({ chunks: pieces(`Example:\n\n\`\`\`ts\n${TS_CODE}\n\`\`\`\n`, 8), delayMs: 2 })
+    env.fake.enqueue({ chunks: pieces(`Example:\n\n\`\`\`ts\n${TS_CODE}\n\`\`\`\n`, 8), delayMs: 2 })
     await visit(page, '/')
     await sendMessage(page, 'Colours')
     await waitForAssistantStatus(page, 'done')
@@ -186,6 +151,6 @@ describe('code highlighting', () => {
     await until(() => copy.innerText(), t => t === 'Copied', { what: 'the Copied label' })
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(TS_CODE)
     await until(() => copy.innerText(), t => t === 'Copy', { what: 'the label to come back', timeoutMs: 5000 })
-    expect(tp.problems).toEqual([])
+    expect(env.tp.problems).toEqual([])
   })
 })

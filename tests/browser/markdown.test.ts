@@ -3,62 +3,25 @@
  * Also takes the screenshots of the chat screen (1280 px and 375 px wide).
  */
 import { resolve } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai'
-import { startFlume, type FlumeServer } from '../support/flume-server'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
 import {
   answerText,
   ensureScreenshotDir,
   lastAssistant,
   lastUser,
-  launchBrowser,
-  openPage,
   screenshotDir,
   sendMessage,
-  type TestPage,
   until,
   visit,
   waitForAssistantStatus,
   waitForChatPage,
   waitForHydration,
+  pieces,
+  useBrowserEnv,
 } from './support'
 
-let fake: FakeOpenAI
-let flume: FlumeServer
-let browser: Browser
-let tp: TestPage
-
-beforeAll(async () => {
-  fake = await startFakeOpenAI()
-  ;[flume, browser] = await Promise.all([
-    startFlume({ OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'test', FLUME_UPSTREAM_MAX_RETRIES: '0' }),
-    launchBrowser(),
-  ])
-})
-
-afterAll(async () => {
-  await browser?.close()
-  await flume?.stop()
-  await fake?.close()
-})
-
-beforeEach(async () => {
-  fake.clearQueue()
-  tp = await openPage(browser, flume.url)
-})
-
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === 'fail') console.log(`[${ctx.task.name}] page problems:`, tp.problems, '\nserver logs (tail):', flume.logs().slice(-3000))
-  await tp.close()
-})
-
-/** Cuts `text` into pieces of `size` characters, so that markup straddles chunks. */
-function pieces(text: string, size: number): string[] {
-  const out: string[] = []
-  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size))
-  return out
-}
+const env = useBrowserEnv()
 
 const MARKDOWN_ANSWER = [
   'Here is **bold text**, some `inline code` and a [link to the docs](https://example.com/docs).',
@@ -115,8 +78,8 @@ async function watchForDangerousNodes(page: Page) {
 
 describe('markdown', () => {
   it('renders code blocks, lists, bold and safe links; screenshots at 1280 and 375 px', async () => {
-    const { page } = tp
-    fake.enqueue({ chunks: pieces(MARKDOWN_ANSWER, 7), delayMs: 5 })
+    const { page } = env.tp
+    env.fake.enqueue({ chunks: pieces(MARKDOWN_ANSWER, 7), delayMs: 5 })
     await visit(page, '/')
     await sendMessage(page, 'Show me some markdown, please')
     await waitForChatPage(page)
@@ -177,20 +140,20 @@ describe('markdown', () => {
     await page.keyboard.press('Escape')
     await until(() => menu.getAttribute('aria-expanded'), v => v === 'false', { what: 'Escape to close the menu' })
     expect(await menu.evaluate(el => el === document.activeElement)).toBe(true)
-    expect(tp.problems).toEqual([])
+    expect(env.tp.problems).toEqual([])
   })
 })
 
 describe('incremental rendering', () => {
   it('an answer streamed in 3-character chunks renders exactly as the same text rendered at once', async () => {
-    const { page } = tp
+    const { page } = env.tp
     const md = [
       '# Title', '', 'Some *emphasis* and a table:', '', '| a | b |', '|---|---|', '| 1 | 2 |', '',
       '1. one', '', '2. two', '', '   ```py', '   print(1)', '', '   print(2)', '   ```', '', '3. three', '',
       '> quote', 'lazy continuation', '', 'Setext heading', '===', '', '```', 'code with a blank line', '', 'inside', '```', '',
       '- a', '  - nested', '- b', '', 'The end.',
     ].join('\n')
-    fake.enqueue({ chunks: pieces(md, 3), delayMs: 2 })
+    env.fake.enqueue({ chunks: pieces(md, 3), delayMs: 2 })
     await visit(page, '/')
     await sendMessage(page, 'Some tricky markdown')
     await waitForChatPage(page)
@@ -228,10 +191,10 @@ describe('untrusted output (XSS)', () => {
   ].join('\n')
 
   it('model output cannot inject elements, handlers or script links', async () => {
-    const { page, context } = tp
+    const { page, context } = env.tp
     // Links that open a new tab are closed at once (and external ones are blocked anyway).
     context.on('page', p => void p.close().catch(() => {}))
-    fake.enqueue({ chunks: pieces(XSS_ANSWER, 5), delayMs: 3 })
+    env.fake.enqueue({ chunks: pieces(XSS_ANSWER, 5), delayMs: 3 })
     await visit(page, '/')
     await watchForDangerousNodes(page)
     await sendMessage(page, 'Say something dangerous')
@@ -257,7 +220,7 @@ describe('untrusted output (XSS)', () => {
 
     expect(await page.evaluate(() => window.__xss)).toBeUndefined()
     expect(await page.evaluate(() => window.__dangerous)).toEqual([])
-    expect(tp.dialogs).toEqual([])
+    expect(env.tp.dialogs).toEqual([])
     expect(new URL(page.url()).pathname).toMatch(/^\/chat\//)
 
     // Still safe after a reload (server-rendered from the stored text).
@@ -267,12 +230,12 @@ describe('untrusted output (XSS)', () => {
     expect(await lastAssistant(page).locator('img, script, iframe, svg').count()).toBe(0)
     expect(await page.locator('a[href*="javascript:" i]').count()).toBe(0)
     expect(await page.evaluate(() => window.__xss)).toBeUndefined()
-    expect(tp.dialogs).toEqual([])
+    expect(env.tp.dialogs).toEqual([])
   })
 
   it('a user message with HTML is shown as plain text', async () => {
-    const { page } = tp
-    fake.enqueue({ chunks: ['Noted.'] })
+    const { page } = env.tp
+    env.fake.enqueue({ chunks: ['Noted.'] })
     const html = '<b>bold?</b> <img src=x onerror="alert(1)"> <script>window.__xss=1</script>'
     await visit(page, '/')
     await watchForDangerousNodes(page)
@@ -289,6 +252,6 @@ describe('untrusted output (XSS)', () => {
     expect((await lastUser(page).innerText()).trim()).toBe(html)
     expect(await lastUser(page).locator('b, img, script').count()).toBe(0)
     expect(await page.evaluate(() => window.__xss)).toBeUndefined()
-    expect(tp.dialogs).toEqual([])
+    expect(env.tp.dialogs).toEqual([])
   })
 })

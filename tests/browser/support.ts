@@ -7,7 +7,10 @@ import { mkdirSync } from 'node:fs'
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
 import { resolve } from 'node:path'
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest'
 import type { Chat, ChatWithMessages } from '../../shared/schemas'
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai'
+import { startFlume, type FlumeServer } from '../support/flume-server'
 import { root } from '../support/paths'
 
 declare global {
@@ -296,4 +299,67 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
       await new Promise<void>(r => server.close(() => r()))
     },
   }
+}
+
+export interface BrowserEnv {
+  readonly fake: FakeOpenAI
+  readonly flume: FlumeServer
+  readonly browser: Browser
+  /** The page of the running test (opened before each test unless `openPages: false`). */
+  tp: TestPage
+}
+
+/**
+ * Registers the hooks every browser test file needs: a fake upstream and one Flume server
+ * talking to it, one Chromium, a fresh page (new identity) per test, and on failure what the
+ * page and the server said.
+ */
+export function useBrowserEnv(flumeEnv: Record<string, string> = {}, { openPages = true } = {}): BrowserEnv {
+  const state = {} as { fake: FakeOpenAI, flume: FlumeServer, browser: Browser, tp?: TestPage }
+  beforeAll(async () => {
+    state.fake = await startFakeOpenAI()
+    ;[state.flume, state.browser] = await Promise.all([
+      startFlume({ OPENAI_BASE_URL: state.fake.url, OPENAI_API_KEY: 'test', FLUME_UPSTREAM_MAX_RETRIES: '0', ...flumeEnv }),
+      launchBrowser(),
+    ])
+  })
+  afterAll(async () => {
+    await state.browser?.close()
+    await state.flume?.stop()
+    await state.fake?.close()
+  })
+  beforeEach(async () => {
+    state.fake.clearQueue()
+    state.tp = openPages ? await openPage(state.browser, state.flume.url) : undefined
+  })
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail') {
+      console.log(`[${ctx.task.name}] page problems:`, state.tp?.problems, '\nserver logs (tail):', state.flume.logs().slice(-3000))
+    }
+    await state.tp?.close()
+  })
+  return {
+    get fake() {
+      return state.fake
+    },
+    get flume() {
+      return state.flume
+    },
+    get browser() {
+      return state.browser
+    },
+    get tp() {
+      return state.tp!
+    },
+    set tp(page: TestPage) {
+      state.tp = page
+    },
+  }
+}
+
+/** Cuts `text` into pieces of `size` characters, so that markup straddles chunks. */
+export function pieces(text: string, size: number): string[] {
+  const out: string[] = []
+  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size))
+  return out
 }
