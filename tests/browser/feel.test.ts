@@ -77,14 +77,20 @@ describe('theme', () => {
   })
 })
 
+/** Opens a page and sends a question whose answer streams slowly (200 words, 60 ms apart). */
+async function startSlowAnswer() {
+  env.tp = await openPage(env.browser, env.flume.url)
+  const { page } = env.tp
+  env.fake.enqueue({ chunks: numberedWords(200, 's'), delayMs: 60 })
+  await visit(page, '/')
+  await sendMessage(page, 'Count slowly')
+  await waitForChatPage(page)
+  return page
+}
+
 describe('composer and answers', () => {
   it('Escape stops a streaming answer; focus stays in the composer; live region says started and stopped', async () => {
-    env.tp = await openPage(env.browser, env.flume.url)
-    const { page } = env.tp
-    env.fake.enqueue({ chunks: numberedWords(200, 's'), delayMs: 60 })
-    await visit(page, '/')
-    await sendMessage(page, 'Count slowly')
-    await waitForChatPage(page)
+    const page = await startSlowAnswer()
     await until(() => answerText(lastAssistant(page)).catch(() => ''), t => t.includes('s03'), { what: 'some text' })
     await expect.poll(() => announced(page)).toBe('Answer started')
     await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Message')
@@ -99,12 +105,7 @@ describe('composer and answers', () => {
   })
 
   it('Stop clicked puts the focus back in the composer; the composer grows with its text', async () => {
-    env.tp = await openPage(env.browser, env.flume.url)
-    const { page } = env.tp
-    env.fake.enqueue({ chunks: numberedWords(200, 's'), delayMs: 60 })
-    await visit(page, '/')
-    await sendMessage(page, 'Count slowly')
-    await waitForChatPage(page)
+    const page = await startSlowAnswer()
     await stopButton(page).click()
     await waitForAssistantStatus(page, 'stopped', { timeoutMs: 5_000 })
     await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Message')
