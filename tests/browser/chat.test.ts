@@ -3,10 +3,7 @@
  * streaming, reload mid-answer, stop, upstream errors and retry, the composer, the chats list.
  */
 import { resolve } from 'node:path'
-import type { Browser } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai'
-import { startFlume, type FlumeServer } from '../support/flume-server'
+import { beforeEach, describe, expect, it } from 'vitest'
 import {
   answerText,
   articles,
@@ -15,7 +12,6 @@ import {
   fetchChat,
   lastAssistant,
   lastUser,
-  launchBrowser,
   listChats,
   numberedWords,
   openPage,
@@ -30,54 +26,28 @@ import {
   visit,
   waitForAssistantStatus,
   waitForChatPage,
+  useBrowserEnv,
 } from './support'
 
-let fake: FakeOpenAI
-let flume: FlumeServer
-let browser: Browser
-let tp: TestPage
+const env = useBrowserEnv({ FLUME_SAVE_INTERVAL_MS: '200' })
 /** Completion requests the fake got before this test (the fake is shared by the file). */
 let base = 0
-const completions = () => fake.completions.slice(base)
+const completions = () => env.fake.completions.slice(base)
 
-beforeAll(async () => {
-  fake = await startFakeOpenAI()
-  ;[flume, browser] = await Promise.all([
-    startFlume({ OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'test', FLUME_UPSTREAM_MAX_RETRIES: '0', FLUME_SAVE_INTERVAL_MS: '200' }),
-    launchBrowser(),
-  ])
-})
-
-afterAll(async () => {
-  await browser?.close()
-  await flume?.stop()
-  await fake?.close()
-})
-
-beforeEach(async () => {
-  fake.clearQueue()
-  base = fake.completions.length
-  tp = await openPage(browser, flume.url)
-})
-
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === 'fail') {
-    // Helps to read a failure: what the page and the server said.
-    console.log(`[${ctx.task.name}] page problems:`, tp.problems, '\nserver logs (tail):', flume.logs().slice(-3000))
-  }
-  await tp.close()
+beforeEach(() => {
+  base = env.fake.completions.length
 })
 
 /** Waits until the last assistant article shows rendered text matching `check`. */
 async function waitForAnswerText(check: (text: string) => boolean, what: string, timeoutMs = 10_000) {
-  return await until(() => answerText(lastAssistant(tp.page)).catch(() => ''), check, { timeoutMs, intervalMs: 20, what })
+  return await until(() => answerText(lastAssistant(env.tp.page)).catch(() => ''), check, { timeoutMs, intervalMs: 20, what })
 }
 
 describe('streaming an answer', () => {
   it('shows the answer growing token by token, then done, equal to the upstream text', async () => {
-    const { page } = tp
+    const { page } = env.tp
     const chunks = numberedWords(40, 'token')
-    fake.enqueue({ chunks, delayMs: 40 })
+    env.fake.enqueue({ chunks, delayMs: 40 })
     await visit(page, '/')
     await sendMessage(page, 'Tell me something long')
 
@@ -107,12 +77,12 @@ describe('streaming an answer', () => {
     expect(stored.messages.map(m => [m.role, m.status])).toEqual([['user', 'done'], ['assistant', 'done']])
     expect(stored.messages[1]!.content).toBe(expected)
     expect(completions().at(-1)!.body.messages.at(-1)).toEqual({ role: 'user', content: 'Tell me something long' })
-    expect(tp.problems).toEqual([])
+    expect(env.tp.problems).toEqual([])
   })
 
   it('a follow-up question in the same chat streams a second answer', async () => {
-    const { page } = tp
-    fake.enqueue({ chunks: ['First', ' answer.'], delayMs: 5 }, { chunks: ['Second', ' answer', ' here.'], delayMs: 20 })
+    const { page } = env.tp
+    env.fake.enqueue({ chunks: ['First', ' answer.'], delayMs: 5 }, { chunks: ['Second', ' answer', ' here.'], delayMs: 20 })
     await visit(page, '/')
     await sendMessage(page, 'one')
     await waitForChatPage(page)
@@ -123,7 +93,7 @@ describe('streaming an answer', () => {
     expect(await answerText(articles(page, 'assistant').nth(0))).toBe('First answer.')
     expect(await answerText(articles(page, 'assistant').nth(1))).toBe('Second answer here.')
     // The second request carried the history.
-    const req = await fake.waitForCompletion(base + 1)
+    const req = await env.fake.waitForCompletion(base + 1)
     expect(req.body.messages.slice(-3)).toEqual([
       { role: 'user', content: 'one' },
       { role: 'assistant', content: 'First answer.' },
@@ -134,9 +104,9 @@ describe('streaming an answer', () => {
 
 describe('reload mid-answer', () => {
   it('continues after a reload with no duplicated and no missing words, equal to the stored message', async () => {
-    const { page } = tp
+    const { page } = env.tp
     const words = numberedWords(60, 'w')
-    fake.enqueue({ chunks: words, delayMs: 50 })
+    env.fake.enqueue({ chunks: words, delayMs: 50 })
     await visit(page, '/')
     await sendMessage(page, 'Count to sixty slowly')
     const chatId = await waitForChatPage(page)
@@ -159,18 +129,18 @@ describe('reload mid-answer', () => {
     // One generation only: the reload did not start another.
     expect(completions().length).toBe(1)
     expect(await articles(page, 'assistant').count()).toBe(1)
-    expect(tp.problems.filter(p => !/EventSource|ERR_|net::/i.test(p))).toEqual([])
+    expect(env.tp.problems.filter(p => !/EventSource|ERR_|net::/i.test(p))).toEqual([])
   })
 })
 
 describe('flaky network and several tabs', () => {
   it('the connection drops mid-answer: the browser reconnects and the text has no gap and no duplicate', async () => {
-    const proxy = await startTcpProxy(flume.url)
-    const viaProxy = await openPage(browser, proxy.url)
+    const proxy = await startTcpProxy(env.flume.url)
+    const viaProxy = await openPage(env.browser, proxy.url)
     try {
       const { page } = viaProxy
       const words = numberedWords(40, 'n')
-      fake.enqueue({ chunks: words, delayMs: 50 })
+      env.fake.enqueue({ chunks: words, delayMs: 50 })
       const streamRequests: { url: string, lastEventId?: string }[] = []
       page.on('request', (req) => {
         if (req.url().includes('/stream')) streamRequests.push({ url: req.url(), lastEventId: req.headers()['last-event-id'] })
@@ -199,9 +169,9 @@ describe('flaky network and several tabs', () => {
   })
 
   it('a second tab follows the same answer; both end with the same text', async () => {
-    const { page, context } = tp
+    const { page, context } = env.tp
     const words = numberedWords(30, 't')
-    fake.enqueue({ chunks: words, delayMs: 40 })
+    env.fake.enqueue({ chunks: words, delayMs: 40 })
     await visit(page, '/')
     await sendMessage(page, 'Two tabs please')
     const chatId = await waitForChatPage(page)
@@ -221,14 +191,14 @@ describe('flaky network and several tabs', () => {
 
 describe('stop', () => {
   it('stops the answer: status stopped, partial text stays, upstream aborted, no more growth', async () => {
-    const { page } = tp
+    const { page } = env.tp
     const words = numberedWords(60, 's')
-    fake.enqueue({ chunks: words, delayMs: 50 })
+    env.fake.enqueue({ chunks: words, delayMs: 50 })
     await visit(page, '/')
     await sendMessage(page, 'Go on and on')
     const chatId = await waitForChatPage(page)
     await waitForAnswerText(t => t.includes('s04'), 'some text before stopping')
-    const completion = await fake.waitForCompletion(base)
+    const completion = await env.fake.waitForCompletion(base)
 
     await stopButton(page).click()
     await waitForAssistantStatus(page, 'stopped', { timeoutMs: 5_000 })
@@ -263,13 +233,13 @@ describe('stop', () => {
 
 describe('stop before the first token', () => {
   it('Stop while the model has not answered yet: stopped, empty, upstream aborted', async () => {
-    const { page } = tp
-    fake.enqueue({ chunks: ['too', ' late'], initialDelayMs: 5_000 })
+    const { page } = env.tp
+    env.fake.enqueue({ chunks: ['too', ' late'], initialDelayMs: 5_000 })
     await visit(page, '/')
     await sendMessage(page, 'Slow to start')
     const chatId = await waitForChatPage(page)
     await stopButton(page).waitFor()
-    const completion = await fake.waitForCompletion(base)
+    const completion = await env.fake.waitForCompletion(base)
     await stopButton(page).click()
     await waitForAssistantStatus(page, 'stopped', { timeoutMs: 5_000 })
     expect(await completion.outcome).toBe('aborted')
@@ -281,8 +251,8 @@ describe('stop before the first token', () => {
 
 describe('upstream errors', () => {
   it('a 500 shows an error on the answer; Retry sends again and the new answer completes', async () => {
-    const { page } = tp
-    fake.enqueue({ status: 500 }, { chunks: ['Recovered', ' fine.'], delayMs: 10 })
+    const { page } = env.tp
+    env.fake.enqueue({ status: 500 }, { chunks: ['Recovered', ' fine.'], delayMs: 10 })
     await visit(page, '/')
     await sendMessage(page, 'Please fail first')
     const chatId = await waitForChatPage(page)
@@ -305,9 +275,9 @@ describe('upstream errors', () => {
   })
 
   it('a connection dropped mid-answer keeps the partial text, shows an error, and Retry completes', async () => {
-    const { page } = tp
+    const { page } = env.tp
     const parts = numberedWords(10, 'part')
-    fake.enqueue({ chunks: parts, delayMs: 30, dropAfter: 5 }, { chunks: ['Second', ' try', ' worked.'], delayMs: 10 })
+    env.fake.enqueue({ chunks: parts, delayMs: 30, dropAfter: 5 }, { chunks: ['Second', ' try', ' worked.'], delayMs: 10 })
     await visit(page, '/')
     await sendMessage(page, 'Please drop')
     const chatId = await waitForChatPage(page)
@@ -341,10 +311,10 @@ describe('scrolling', () => {
   }))
 
   it('follows the answer while the reader is at the bottom, and stays put once they scroll up', async () => {
-    const { page } = tp
+    const { page } = env.tp
     await page.setViewportSize({ width: 1000, height: 500 })
     const lines = Array.from({ length: 80 }, (_, i) => `Line ${i} of a long answer.\n\n`)
-    fake.enqueue({ chunks: lines, delayMs: 40 })
+    env.fake.enqueue({ chunks: lines, delayMs: 40 })
     await visit(page, '/')
     await sendMessage(page, 'Write a lot')
     await waitForChatPage(page)
@@ -372,7 +342,7 @@ describe('scrolling', () => {
 
 describe('composer', () => {
   it('Shift+Enter inserts a newline without sending; Send is disabled while empty', async () => {
-    const { page } = tp
+    const { page } = env.tp
     await visit(page, '/')
     const box = composer(page)
     expect(await sendButton(page).isDisabled()).toBe(true)
@@ -398,7 +368,7 @@ describe('composer', () => {
     expect(completions().filter(r => JSON.stringify(r.body).includes('line one'))).toEqual([])
 
     // Clicking Send sends the multi-line text as it is.
-    fake.enqueue({ chunks: ['ok'] })
+    env.fake.enqueue({ chunks: ['ok'] })
     await box.fill('line one\nline two')
     await sendButton(page).click()
     await waitForChatPage(page)
@@ -409,9 +379,9 @@ describe('composer', () => {
 
 describe('chats list', () => {
   it('lists chats, starts a new one, and deletes one', async () => {
-    const { page } = tp
+    const { page } = env.tp
     const nav = page.getByRole('navigation', { name: 'Chats' })
-    fake.enqueue({ chunks: ['About rivers.'] }, { chunks: ['About mountains.'] })
+    env.fake.enqueue({ chunks: ['About rivers.'] }, { chunks: ['About mountains.'] })
 
     await visit(page, '/')
     await sendMessage(page, 'First chat about rivers')
