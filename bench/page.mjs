@@ -26,13 +26,13 @@
 import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
-import { createServer as createNetServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import { chromium } from 'playwright-core'
+import { freePort } from './lib/net.mjs'
 
 const root = resolve(import.meta.dirname, '..')
 const { values: args } = parseArgs({
@@ -228,17 +228,6 @@ async function startUpstream() {
 
 // ---------------------------------------------------------------------------------------------
 // The Flume server (built), on a free port with its own data directory.
-
-async function freePort() {
-  return await new Promise((res, rej) => {
-    const srv = createNetServer()
-    srv.on('error', rej)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => res(port))
-    })
-  })
-}
 
 async function startFlume(upstreamUrl) {
   const port = await freePort()

@@ -37,6 +37,7 @@ import { join, resolve } from 'node:path'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { makeAgent, readStream, requestJson, Samples } from './lib/client.mjs'
+import { freePort } from './lib/net.mjs'
 import { cpuSeconds, machineCpu, memory, openFileLimit, rssSampler, schedstat, waitForQuiet } from './lib/proc.mjs'
 import { summarize } from './lib/profile.mjs'
 import { MODEL, startUpstream } from './lib/upstream.mjs'
@@ -321,18 +322,6 @@ async function startBare(upstreamUrl, profPrefix) {
       await stop()
     },
   }
-}
-
-async function freePort() {
-  const { createServer } = await import('node:net')
-  return await new Promise((res, rej) => {
-    const s = createServer()
-    s.on('error', rej)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => res(port))
-    })
-  })
 }
 
 async function ensureBuild() {
