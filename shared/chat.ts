@@ -6,6 +6,10 @@
 /** Longest message a person may send, in JavaScript string length (the HTTP contract). */
 export const MAX_CONTENT_LENGTH = 100_000
 export const MAX_TITLE_LENGTH = 200
+/** Longest system prompt a chat may have. */
+export const MAX_SYSTEM_PROMPT_LENGTH = 20_000
+/** The range of `temperature` OpenAI's API accepts. */
+export const TEMPERATURE_RANGE = { min: 0, max: 2 } as const
 
 export const MESSAGE_STATUSES = ['pending', 'streaming', 'done', 'stopped', 'error'] as const
 export const FINAL_STATUSES = ['done', 'stopped', 'error'] as const

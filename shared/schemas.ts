@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { MAX_TITLE_LENGTH, MESSAGE_STATUSES } from './chat'
+import { MAX_SYSTEM_PROMPT_LENGTH, MAX_TITLE_LENGTH, MESSAGE_STATUSES, TEMPERATURE_RANGE } from './chat'
 
 export * from './chat'
 
@@ -30,6 +30,12 @@ export const ChatSchema = z.object({
   title: z.string(),
   /** The model picked for this chat; absent: the server's default. */
   model: z.string().optional(),
+  /** Instructions sent before the conversation; absent: none (or the server's FLUME_SYSTEM_PROMPT). */
+  systemPrompt: z.string().optional(),
+  /** Sampling temperature; absent: the model's own default. */
+  temperature: z.number().optional(),
+  /** In chat lists only: one of its answers is still being written. */
+  streaming: z.boolean().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 })
@@ -47,16 +53,31 @@ const Title = z.string().trim().min(1).max(MAX_TITLE_LENGTH)
 export const CreateChatBody = z.object({ title: Title.optional() }).strict()
 const ModelId = z.string().trim().min(1).max(200)
 
-/** `model: null` forgets the chat's model (the server's default applies again). */
-export const PatchChatBody = z.object({ title: Title.optional(), model: ModelId.nullable().optional() })
+/** An empty or blank system prompt means none. */
+const SystemPrompt = z.string().max(MAX_SYSTEM_PROMPT_LENGTH).transform(s => (s.trim() ? s : null))
+const Temperature = z.number().min(TEMPERATURE_RANGE.min).max(TEMPERATURE_RANGE.max)
+
+/**
+ * Any of the chat's settings; `null` forgets one (`model`: the server's default applies again,
+ * `systemPrompt`: none, `temperature`: the model's default).
+ */
+export const PatchChatBody = z.object({
+  title: Title.optional(),
+  model: ModelId.nullable().optional(),
+  systemPrompt: SystemPrompt.nullable().optional(),
+  temperature: Temperature.nullable().optional(),
+})
   .strict()
-  .refine(body => body.title !== undefined || body.model !== undefined, 'give a title or a model')
+  .refine(body => Object.values(body).some(value => value !== undefined), 'give at least one of title, model, systemPrompt, temperature')
 
 export const PostMessageBody = z.object({
   // Length is checked separately so that oversized content answers 413, not 400.
   content: z.string().refine(s => s.trim().length > 0, 'content must not be empty'),
   model: ModelId.optional(),
 }).strict()
+
+/** Edit a question and ask again: the messages after it are replaced. */
+export const EditMessageBody = PostMessageBody
 
 export const PostMessageResponseSchema = z.object({
   userMessage: MessageSchema,
@@ -88,6 +109,7 @@ export type Usage = z.infer<typeof UsageSchema>
 export type Message = z.infer<typeof MessageSchema>
 export type Chat = z.infer<typeof ChatSchema>
 export type ChatWithMessages = z.infer<typeof ChatWithMessagesSchema>
+export type PatchChatBody = z.input<typeof PatchChatBody>
 export type PostMessageResponse = z.infer<typeof PostMessageResponseSchema>
 export type RetryResponse = z.infer<typeof RetryResponseSchema>
 export type ModelsResponse = z.infer<typeof ModelsResponseSchema>

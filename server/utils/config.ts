@@ -16,6 +16,8 @@ export interface FlumeConfig {
   /** No key and no base URL: the built-in demo model answers. */
   demo: boolean
   defaultModel?: string
+  /** Sent first in every chat that has no system prompt of its own. */
+  systemPrompt?: string
   models: string[]
   dataDir: string
   sessionSecret?: string
@@ -42,6 +44,7 @@ export function useFlumeConfig(): FlumeConfig {
     baseURL,
     demo: !apiKey && !baseURL,
     defaultModel: process.env.FLUME_MODEL || undefined,
+    systemPrompt: process.env.FLUME_SYSTEM_PROMPT?.trim() || undefined,
     models: list('FLUME_MODELS'),
     dataDir: resolve(process.env.FLUME_DATA_DIR || '.data'),
     sessionSecret: process.env.FLUME_SESSION_SECRET || undefined,

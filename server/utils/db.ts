@@ -38,6 +38,11 @@ const MIGRATIONS: string[][] = [
   [
     `ALTER TABLE chats ADD COLUMN model TEXT`,
   ],
+  // 3: per-chat generation settings (NULL: none / the model's default).
+  [
+    `ALTER TABLE chats ADD COLUMN system_prompt TEXT`,
+    `ALTER TABLE chats ADD COLUMN temperature REAL`,
+  ],
 ]
 
 let ready: Promise<Database> | undefined

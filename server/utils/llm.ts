@@ -22,6 +22,8 @@ export interface CompletionRequest {
   client: OpenAI
   model: string
   messages: ChatTurn[]
+  /** Omitted: the model's default. */
+  temperature?: number
   signal: AbortSignal
   /** Longest silence allowed between two chunks of the stream. */
   stallTimeoutMs: number
@@ -93,6 +95,7 @@ export async function* streamCompletion(req: CompletionRequest): AsyncGenerator<
     const response = await req.client.chat.completions.create({
       model: req.model,
       messages: req.messages,
+      ...(req.temperature === undefined ? {} : { temperature: req.temperature }),
       stream: true,
       stream_options: { include_usage: true },
     }, { signal: controller.signal }).asResponse()

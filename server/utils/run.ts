@@ -39,8 +39,13 @@ export class Run {
   private waiting?: { promise: Promise<void>, resolve: () => void }
   private settle!: (final: RunFinal) => void
 
-  constructor(readonly messageId: string, readonly owner: string) {
+  /** `seed`: text the answer already has (Continue), served to readers as if it had streamed. */
+  constructor(readonly messageId: string, readonly owner: string, seed = '') {
     this.finished = new Promise(resolve => (this.settle = resolve))
+    if (seed) {
+      this.chunks.push(seed)
+      this.ends.push(seed.length)
+    }
   }
 
   get length(): number {

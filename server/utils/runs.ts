@@ -5,10 +5,17 @@ import { Run, type RunFinal, type RunReader } from './run'
 
 export const INTERRUPTED_MESSAGE = 'The server restarted while this answer was being written. Retry to get a full answer.'
 
+/** Sent after the partial answer when a person asks to continue it. */
+export const CONTINUE_INSTRUCTION = 'Continue your previous answer exactly where it stopped. Do not repeat anything already written and do not comment on the interruption.'
+
 export interface GenerationJob {
   chatId: string
   owner: string
   model: string
+  systemPrompt?: string
+  temperature?: number
+  /** Continue: the answer's text so far (the run is seeded with it) and the tokens it already used. */
+  continuation?: { text: string, usage?: Usage }
 }
 
 /**
@@ -17,11 +24,13 @@ export interface GenerationJob {
  */
 export interface RunRegistry {
   /** Registers the run of an assistant message before the message is stored, so no reader can miss it. */
-  reserve: (messageId: string, owner: string) => Run
+  reserve: (messageId: string, owner: string, seed?: string) => Run
   /** Drops a reserved run that never started (its message could not be stored). */
   release: (messageId: string) => void
   /** Starts generating in the background; the returned promise settles once the final state is stored. */
   launch: (run: Run, job: GenerationJob) => Promise<RunFinal>
+  /** Whether a run of this message is registered here (reserved or running). */
+  has: (messageId: string) => boolean
   attach: (messageId: string, offset: number) => RunReader | undefined
   /** Aborts the upstream request and waits until the final state is stored; false if nothing ran. */
   stop: (messageId: string) => Promise<boolean>
@@ -33,7 +42,7 @@ export interface RunRegistry {
 /** What a generation needs from the outside world: the model and the database. */
 export interface GenerationIO {
   saveIntervalMs: number
-  complete: (request: { model: string, messages: ChatTurn[], signal: AbortSignal }) => AsyncIterable<CompletionPart>
+  complete: (request: { model: string, messages: ChatTurn[], temperature?: number, signal: AbortSignal }) => AsyncIterable<CompletionPart>
   claim: (messageId: string) => Promise<unknown>
   history: (job: GenerationJob, messageId: string) => Promise<ChatTurn[]>
   saveProgress: (items: { id: string, content: string }[]) => Promise<void>
@@ -63,8 +72,8 @@ export class MemoryRunRegistry implements RunRegistry {
     return this.runs.size
   }
 
-  reserve(messageId: string, owner: string): Run {
-    const run = new Run(messageId, owner)
+  reserve(messageId: string, owner: string, seed?: string): Run {
+    const run = new Run(messageId, owner, seed)
     this.runs.set(messageId, run)
     return run
   }
@@ -77,9 +86,14 @@ export class MemoryRunRegistry implements RunRegistry {
   launch(run: Run, job: GenerationJob): Promise<RunFinal> {
     this.updateSaver()
     return this.generate(run, job).finally(() => {
-      this.runs.delete(run.messageId)
+      // A continued answer keeps its id: only forget this run, never a newer one.
+      if (this.runs.get(run.messageId) === run) this.runs.delete(run.messageId)
       this.updateSaver()
     })
+  }
+
+  has(messageId: string): boolean {
+    return this.runs.has(messageId)
   }
 
   attach(messageId: string, offset: number): RunReader | undefined {
@@ -136,13 +150,13 @@ export class MemoryRunRegistry implements RunRegistry {
     const signal = run.controller.signal
     let status: RunFinal['status'] = 'done'
     let error: MessageError | undefined
-    let usage: Usage | undefined
+    let usage: Usage | undefined = job.continuation?.usage
     try {
       await io.claim(run.messageId)
-      const messages = await io.history(job, run.messageId)
-      for await (const part of io.complete({ model: job.model, messages, signal })) {
+      const messages = promptFor(job, await io.history(job, run.messageId))
+      for await (const part of io.complete({ model: job.model, messages, temperature: job.temperature, signal })) {
         if (part.type === 'delta') run.append(part.text)
-        else usage = { promptTokens: part.promptTokens, completionTokens: part.completionTokens }
+        else usage = addUsage(job.continuation?.usage, part)
       }
       if (signal.aborted) status = 'stopped'
     }
@@ -191,6 +205,21 @@ export class MemoryRunRegistry implements RunRegistry {
   }
 }
 
+/** What the model is sent: the system prompt, the conversation, and for Continue the partial answer. */
+export function promptFor(job: GenerationJob, history: ChatTurn[]): ChatTurn[] {
+  const turns = job.systemPrompt ? [{ role: 'system' as const, content: job.systemPrompt }, ...history] : history
+  if (!job.continuation?.text) return turns
+  return [...turns, { role: 'assistant', content: job.continuation.text }, { role: 'user', content: CONTINUE_INSTRUCTION }]
+}
+
+/** A continued answer counts the tokens of every call that wrote it. */
+function addUsage(before: Usage | undefined, part: Usage): Usage {
+  return {
+    promptTokens: (before?.promptTokens ?? 0) + part.promptTokens,
+    completionTokens: (before?.completionTokens ?? 0) + part.completionTokens,
+  }
+}
+
 let registry: MemoryRunRegistry | undefined
 const finishedListeners = new Set<(event: AnswerFinished) => unknown>()
 
@@ -206,10 +235,11 @@ export function onAnswerFinished(listener: (event: AnswerFinished) => unknown): 
 export function useRuns(): RunRegistry {
   registry ??= new MemoryRunRegistry({
     saveIntervalMs: useFlumeConfig().saveIntervalMs,
-    complete: ({ model, messages, signal }) => streamCompletion({
+    complete: ({ model, messages, temperature, signal }) => streamCompletion({
       client: useOpenAI(),
       model,
       messages,
+      temperature,
       signal,
       stallTimeoutMs: useFlumeConfig().stallTimeoutMs,
     }),

@@ -2,10 +2,6 @@ import type { Chat } from '#shared/schemas'
 
 export const MAX_QUERY_LENGTH = 200
 
-interface ChatRow { id: string, title: string, model?: string | null, created_at: number, updated_at: number }
-
-const iso = (ms: number) => new Date(Number(ms)).toISOString()
-
 /** `%`, `_` and the escape character itself match literally. */
 function likePattern(text: string): string {
   return `%${text.toLowerCase().replace(/[\\%_]/g, c => `\\${c}`)}%`
@@ -19,15 +15,11 @@ function likePattern(text: string): string {
 export async function searchChats(owner: string, query: string): Promise<Chat[]> {
   const db = await useDb()
   const pattern = likePattern(query)
-  const rows = await db.prepare(`SELECT c.* FROM chats c
+  const rows = await db.prepare(`SELECT ${CHAT_LIST_COLUMNS} FROM chats c
     WHERE c.owner = ? AND (
       LOWER(c.title) LIKE ? ESCAPE '\\'
       OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.owner = ? AND LOWER(m.content) LIKE ? ESCAPE '\\')
     )
     ORDER BY c.updated_at DESC, c.created_at DESC`).all(owner, pattern, owner, pattern) as ChatRow[]
-  return rows.map((row) => {
-    const chat: Chat = { id: row.id, title: row.title, createdAt: iso(row.created_at), updatedAt: iso(row.updated_at) }
-    if (row.model) chat.model = row.model
-    return chat
-  })
+  return rows.map(toChat)
 }

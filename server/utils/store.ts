@@ -1,6 +1,17 @@
 import type { Chat, Message, MessageError, MessageStatus, Usage } from '#shared/schemas'
 
-interface ChatRow { id: string, owner: string, title: string, model: string | null, created_at: number, updated_at: number }
+export interface ChatRow {
+  id: string
+  owner: string
+  title: string
+  model: string | null
+  system_prompt: string | null
+  temperature: number | null
+  created_at: number
+  updated_at: number
+  /** Only in list queries: 1 while one of the chat's answers is pending or streaming. */
+  streaming?: number | null
+}
 interface MessageRow {
   id: string
   chat_id: string
@@ -18,15 +29,27 @@ interface MessageRow {
 }
 
 export const DEFAULT_TITLE = 'New chat'
+
+export interface ChatChanges { title?: string, model?: string | null, systemPrompt?: string | null, temperature?: number | null }
+const SETTING_COLUMNS = [['model', 'model'], ['systemPrompt', 'system_prompt'], ['temperature', 'temperature']] as const
 const TITLE_FROM_MESSAGE_LENGTH = 60
 
 const iso = (ms: number) => new Date(Number(ms)).toISOString()
 
-function toChat(row: ChatRow): Chat {
+export function toChat(row: ChatRow): Chat {
   const chat: Chat = { id: row.id, title: row.title, createdAt: iso(row.created_at), updatedAt: iso(row.updated_at) }
   if (row.model) chat.model = row.model
+  if (row.system_prompt) chat.systemPrompt = row.system_prompt
+  if (row.temperature != null) chat.temperature = Number(row.temperature)
+  if (row.streaming !== undefined) chat.streaming = Boolean(Number(row.streaming))
   return chat
 }
+
+/**
+ * The columns of a chat list (`c` is the chats table): a chat is `streaming` while one of its
+ * answers is still being written (in any tab, on any server), for the sidebar's indicator.
+ */
+export const CHAT_LIST_COLUMNS = `c.*, EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.status IN ('pending', 'streaming')) AS streaming`
 
 export function toMessage(row: MessageRow): Message {
   const message: Message = {
@@ -50,7 +73,7 @@ export const chatStore = {
   async create(owner: string, title = DEFAULT_TITLE): Promise<Chat> {
     const db = await useDb()
     const now = Date.now()
-    const row: ChatRow = { id: newId(), owner, title, model: null, created_at: now, updated_at: now }
+    const row: ChatRow = { id: newId(), owner, title, model: null, system_prompt: null, temperature: null, created_at: now, updated_at: now }
     await db.prepare('INSERT INTO chats (id, owner, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)')
       .run(row.id, row.owner, row.title, row.created_at, row.updated_at)
     return toChat(row)
@@ -58,7 +81,7 @@ export const chatStore = {
 
   async list(owner: string): Promise<Chat[]> {
     const db = await useDb()
-    const rows = await db.prepare('SELECT * FROM chats WHERE owner = ? ORDER BY updated_at DESC, created_at DESC').all(owner) as ChatRow[]
+    const rows = await db.prepare(`SELECT ${CHAT_LIST_COLUMNS} FROM chats c WHERE c.owner = ? ORDER BY c.updated_at DESC, c.created_at DESC`).all(owner) as ChatRow[]
     return rows.map(toChat)
   },
 
@@ -68,24 +91,19 @@ export const chatStore = {
     return row ? toChat(row) : undefined
   },
 
-  async rename(owner: string, chatId: string, title: string): Promise<Chat | undefined> {
-    const db = await useDb()
-    await db.prepare('UPDATE chats SET title = ?, updated_at = ? WHERE id = ? AND owner = ?').run(title, Date.now(), chatId, owner)
-    return this.get(owner, chatId)
-  },
-
   /**
-   * Changes the title and/or the model (`null` forgets it). Only a new title moves the chat up
-   * the list; picking a model does not.
+   * Changes the title and/or settings (`null` forgets a setting). Only a new title moves the chat
+   * up the list; settings do not.
    */
-  async update(owner: string, chatId: string, changes: { title?: string, model?: string | null }): Promise<Chat | undefined> {
+  async update(owner: string, chatId: string, changes: ChatChanges): Promise<Chat | undefined> {
     const db = await useDb()
     const statements: Statement[] = []
     if (changes.title !== undefined) {
       statements.push(['UPDATE chats SET title = ?, updated_at = ? WHERE id = ? AND owner = ?', changes.title, Date.now(), chatId, owner])
     }
-    if (changes.model !== undefined) {
-      statements.push(['UPDATE chats SET model = ? WHERE id = ? AND owner = ?', changes.model, chatId, owner])
+    for (const [key, column] of SETTING_COLUMNS) {
+      const value = changes[key]
+      if (value !== undefined) statements.push([`UPDATE chats SET ${column} = ? WHERE id = ? AND owner = ?`, value, chatId, owner])
     }
     await runBatch(db, statements)
     return this.get(owner, chatId)
@@ -127,20 +145,30 @@ export const messageStore = {
    * before the 202 goes out: a crash after that loses neither. With `rememberModel` the chat
    * keeps `model` for its next messages.
    */
-  async createExchange(owner: string, chat: Chat, content: string, model: string, assistantId = newId(), rememberModel = false): Promise<{ userMessage: Message, assistantMessage: Message }> {
+  async createExchange(owner: string, chat: Chat, content: string, model: string, assistantId = newId(), rememberModel = false): Promise<Exchange> {
     const db = await useDb()
-    const now = Date.now()
-    const insert = `INSERT INTO messages (id, chat_id, owner, position, role, content, status, model, created_at)
-      VALUES (?, ?, ?, (SELECT COALESCE(MAX(position), 0) + 1 FROM messages WHERE chat_id = ?), ?, ?, ?, ?, ?)`
-    const user: MessageRow = emptyRow(owner, chat.id, 'user', content, 'done', now)
-    const assistant: MessageRow = { ...emptyRow(owner, chat.id, 'assistant', '', 'pending', now), id: assistantId, model }
-    const title = chat.title === DEFAULT_TITLE ? titleFrom(content) : chat.title
+    const { statements, exchange } = exchangeStatements(owner, chat, content, model, assistantId, rememberModel)
+    await runBatch(db, statements)
+    return exchange
+  },
+
+  /**
+   * Edit and resend: the person's message `messageId` and everything after it are replaced, in one
+   * transaction, by the edited message and a `pending` answer (new ids, so old streams stay
+   * consistent). Undefined when `messageId` is not one of the chat's own questions. Running
+   * answers must be stopped first.
+   */
+  async editExchange(owner: string, chat: Chat, messageId: string, content: string, model: string, assistantId = newId(), rememberModel = false): Promise<Exchange | undefined> {
+    const db = await useDb()
+    const edited = await db.prepare(`SELECT position FROM messages WHERE id = ? AND chat_id = ? AND owner = ? AND role = 'user'`)
+      .get(messageId, chat.id, owner) as { position: number } | undefined
+    if (!edited) return undefined
+    const { statements, exchange } = exchangeStatements(owner, chat, content, model, assistantId, rememberModel)
     await runBatch(db, [
-      ...[user, assistant].map((m): Statement => [insert, m.id, m.chat_id, owner, m.chat_id, m.role, m.content, m.status, m.model, m.created_at]),
-      ['UPDATE chats SET updated_at = ?, title = ? WHERE id = ? AND owner = ?', now, title, chat.id, owner],
-      ...(rememberModel ? [['UPDATE chats SET model = ? WHERE id = ? AND owner = ?', model, chat.id, owner] satisfies Statement] : []),
+      ['DELETE FROM messages WHERE chat_id = ? AND owner = ? AND position >= ?', chat.id, owner, edited.position],
+      ...statements,
     ])
-    return { userMessage: toMessage(user), assistantMessage: toMessage(assistant) }
+    return exchange
   },
 
   /**
@@ -160,6 +188,23 @@ export const messageStore = {
       ['UPDATE chats SET updated_at = ? WHERE id = ? AND owner = ? AND EXISTS (SELECT 1 FROM messages WHERE id = ?)', now, chatId, owner, newAnswerId],
     ])
     return this.get(owner, chatId, newAnswerId)
+  },
+
+  /**
+   * Continue: the chat's last answer, once it ended in `error` or `stopped`, becomes `pending`
+   * again with its text and usage kept; the new text will be appended. Undefined when it is not
+   * the last answer or did not end that way.
+   */
+  async reopenAnswer(owner: string, chatId: string, messageId: string): Promise<Message | undefined> {
+    const db = await useDb()
+    const now = Date.now()
+    const reopened = `id = ? AND chat_id = ? AND owner = ? AND role = 'assistant' AND status IN ('error', 'stopped')
+      AND position = (SELECT MAX(position) FROM messages WHERE chat_id = ?)`
+    const res = await db.prepare(`UPDATE messages SET status = 'pending', error_code = NULL, error_message = NULL WHERE ${reopened}`)
+      .run(messageId, chatId, owner, chatId) as { changes?: number }
+    if (Number(res.changes ?? 0) === 0) return undefined
+    await db.prepare('UPDATE chats SET updated_at = ? WHERE id = ? AND owner = ?').run(now, chatId, owner)
+    return this.get(owner, chatId, messageId)
   },
 
   /** What the model is asked: the chat so far, without answers that produced nothing. */
@@ -198,6 +243,24 @@ export const messageStore = {
       .run(INTERRUPTED_MESSAGE) as { changes?: number }
     return Number(res.changes ?? 0)
   },
+}
+
+export interface Exchange { userMessage: Message, assistantMessage: Message }
+
+/** The statements that append a question and its `pending` answer to `chat`. */
+function exchangeStatements(owner: string, chat: Chat, content: string, model: string, assistantId: string, rememberModel: boolean): { statements: Statement[], exchange: Exchange } {
+  const now = Date.now()
+  const insert = `INSERT INTO messages (id, chat_id, owner, position, role, content, status, model, created_at)
+    VALUES (?, ?, ?, (SELECT COALESCE(MAX(position), 0) + 1 FROM messages WHERE chat_id = ?), ?, ?, ?, ?, ?)`
+  const user: MessageRow = emptyRow(owner, chat.id, 'user', content, 'done', now)
+  const assistant: MessageRow = { ...emptyRow(owner, chat.id, 'assistant', '', 'pending', now), id: assistantId, model }
+  const title = chat.title === DEFAULT_TITLE ? titleFrom(content) : chat.title
+  const statements: Statement[] = [
+    ...[user, assistant].map((m): Statement => [insert, m.id, m.chat_id, owner, m.chat_id, m.role, m.content, m.status, m.model, m.created_at]),
+    ['UPDATE chats SET updated_at = ?, title = ? WHERE id = ? AND owner = ?', now, title, chat.id, owner],
+  ]
+  if (rememberModel) statements.push(['UPDATE chats SET model = ? WHERE id = ? AND owner = ?', model, chat.id, owner])
+  return { statements, exchange: { userMessage: toMessage(user), assistantMessage: toMessage(assistant) } }
 }
 
 function emptyRow(owner: string, chatId: string, role: 'user' | 'assistant', content: string, status: MessageStatus, now: number): MessageRow {

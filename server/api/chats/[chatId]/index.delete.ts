@@ -5,8 +5,7 @@ export default defineEventHandler(async (event) => {
   const owner = await useIdentity(event)
   if (!await chatStore.get(owner, chatId)) throw notFound()
   // Running answers are stopped first: their upstream requests are aborted, not left to run.
-  const runs = useRuns()
-  await Promise.all((await messageStore.running(owner, chatId)).map(id => runs.stop(id)))
+  await stopRunningAnswers(owner, chatId)
   await chatStore.remove(owner, chatId)
   return sendNoContent(event, 204)
 })

@@ -11,21 +11,8 @@ export default defineEventHandler(async (event): Promise<PostMessageResponse> =>
   const model = body.model ?? chat.model ?? await resolveDefaultModel()
   const remember = body.model !== undefined && body.model !== chat.model
 
-  const runs = useRuns()
-  const assistantId = newId()
-  // Registered before it is stored: a reader that finds the message also finds its run.
-  const run = runs.reserve(assistantId, owner)
-  let exchange: Awaited<ReturnType<typeof messageStore.createExchange>>
-  try {
-    exchange = await messageStore.createExchange(owner, chat, body.content, model, assistantId, remember)
-  }
-  catch (error) {
-    runs.release(assistantId)
-    throw error
-  }
-  const generation = runs.launch(run, { chatId, owner, model })
-  event.waitUntil?.(generation)
-
-  setResponseStatus(event, 202, 'Accepted')
-  return { ...exchange, streamUrl: streamUrlFor(chatId, assistantId) }
+  const answerId = newId()
+  const exchange = await startAnswer(event, { id: answerId, job: jobFor(chat, owner, model) },
+    () => messageStore.createExchange(owner, chat, body.content, model, answerId, remember))
+  return { ...exchange!, streamUrl: streamUrlFor(chatId, answerId) }
 })

@@ -14,20 +14,10 @@ export default defineEventHandler(async (event): Promise<RetryResponse> => {
   const chat = await chatStore.get(owner, chatId)
   if (!chat) throw notFound()
 
-  const runs = useRuns()
   const answerId = newId()
-  const run = runs.reserve(answerId, owner)
   const model = chat.model ?? previous.model ?? await resolveDefaultModel()
-  const assistantMessage = await messageStore.replaceAnswer(owner, chatId, messageId, model, answerId)
-    .catch((error) => {
-      runs.release(answerId)
-      throw error
-    })
-  if (!assistantMessage) {
-    runs.release(answerId)
-    throw httpError(409, 'not_retryable', 'Only the last answer can be retried, once it has finished.')
-  }
-  event.waitUntil?.(runs.launch(run, { chatId, owner, model }))
-  setResponseStatus(event, 202, 'Accepted')
+  const assistantMessage = await startAnswer(event, { id: answerId, job: jobFor(chat, owner, model) },
+    () => messageStore.replaceAnswer(owner, chatId, messageId, model, answerId))
+  if (!assistantMessage) throw httpError(409, 'not_retryable', 'Only the last answer can be retried, once it has finished.')
   return { assistantMessage, streamUrl: streamUrlFor(chatId, answerId) }
 })
