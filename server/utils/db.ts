@@ -64,6 +64,10 @@ async function open(): Promise<Database> {
     await db.exec('PRAGMA synchronous = NORMAL')
     await db.exec('PRAGMA foreign_keys = ON')
     await db.exec('PRAGMA busy_timeout = 5000')
+    // SQLite's LOWER() folds A-Z only, so "Éclair" would never match "éclair". The same name, so
+    // queries stay plain SQL that PostgreSQL (whose LOWER is Unicode-aware) runs as they are.
+    const instance = await db.getInstance() as Partial<UserFunctions>
+    instance.function?.('lower', { deterministic: true }, (value: unknown) => (typeof value === 'string' ? value.toLowerCase() : value))
   }
   await migrate(db)
   return db
@@ -84,6 +88,10 @@ async function migrate(db: Database) {
 }
 
 export type Statement = [sql: string, ...params: (string | number | null | undefined)[]]
+
+interface UserFunctions {
+  function: (name: string, options: { deterministic?: boolean }, fn: (...args: unknown[]) => unknown) => void
+}
 
 interface SyncSqlite {
   exec: (sql: string) => void

@@ -39,6 +39,15 @@ describe('search and titles with a model server', () => {
     expect(both.map(c => c.updatedAt)).toEqual([...both.map(c => c.updatedAt)].sort().reverse())
   })
 
+  it('ignores case beyond A-Z too (accents, Cyrillic), in titles and in messages', async () => {
+    const eclair = await newChat(env.client, 'Éclair recipes')
+    const trip = await chatAndSend(env.client, 'Поездка в Москву')
+    await waitFinal(env.client, trip.chat.id, trip.assistantMessage.id)
+    await env.client.json('PATCH', `/api/chats/${trip.chat.id}`, { title: 'A trip' })
+    for (const q of ['Éclair', 'éCLAIR']) expect((await list(env, q)).map(c => c.id)).toEqual([eclair.id])
+    for (const q of ['поездка', 'МОСКВУ']) expect((await list(env, q)).map(c => c.id)).toEqual([trip.chat.id])
+  })
+
   it('matches % and _ literally, and an empty q lists every chat', async () => {
     const percent = await newChat(env.client, 'Discount of 50% on snake_case')
     await newChat(env.client, 'Discount of 500 on snakeXcase')
