@@ -363,3 +363,29 @@ export function pieces(text: string, size: number): string[] {
   for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size))
   return out
 }
+
+/** The sidebar (`<nav aria-label="Chats">`). */
+export const sidebar = (page: Page) => page.getByRole('navigation', { name: 'Chats' })
+
+/** The sidebar's chat links (not "Flume" or "New chat"), as the list shows them. */
+export const sidebarChatLinks = (page: Page) => sidebar(page).getByRole('list').getByRole('link')
+
+/** The sidebar row (list item) of the chat whose link reads `title` exactly. */
+export const sidebarItem = (page: Page, title: string) =>
+  sidebar(page).getByRole('listitem').filter({ has: page.getByRole('link', { name: title, exact: true }) })
+
+/**
+ * Makes a chat through the API with the page's identity: `title`, then each of `questions`
+ * sent in turn, each answer awaited until final (the fake's scenarios answer them).
+ */
+export async function seedChat(page: Page, title: string, questions: string[] = []): Promise<Chat> {
+  const res = await page.request.post('/api/chats', { data: { title } })
+  if (res.status() !== 201) throw new Error(`POST /api/chats: ${res.status()} ${await res.text()}`)
+  const chat = await res.json() as Chat
+  for (const content of questions) {
+    const sent = await page.request.post(`/api/chats/${encodeURIComponent(chat.id)}/messages`, { data: { content } })
+    if (sent.status() !== 202) throw new Error(`POST messages: ${sent.status()} ${await sent.text()}`)
+    await until(() => fetchChat(page, chat.id), c => c.messages.length > 0 && ['done', 'stopped', 'error'].includes(c.messages.at(-1)!.status), { what: `the answer in chat "${title}"` })
+  }
+  return chat
+}
