@@ -4,7 +4,7 @@ import { mountSuspended, registerEndpoint } from '@nuxt/test-utils/runtime'
 import { getQuery, readBody } from 'h3'
 import type { Chat } from '#shared/schemas'
 import ChatSidebar from '~/components/ChatSidebar.vue'
-import { groupChats } from '~/composables/useChats'
+import { groupChats, STREAMING_POLL_MS } from '~/composables/useChats'
 import { uid } from './helpers/data'
 
 enableAutoUnmount(afterEach)
@@ -193,5 +193,85 @@ describe('ChatSidebar', () => {
     finally {
       vi.useRealTimers()
     }
+  })
+})
+
+describe('ChatSidebar: answers being written', () => {
+  const MIN = 60_000
+  /** Older than the title follow-up window, so only the streaming poll asks for the list. */
+  const settled = (title: string, streaming?: boolean): Chat => ({ ...chat(title, 30 * MIN), ...(streaming === undefined ? {} : { streaming }) })
+  const marks = (wrapper: VueWrapper) => wrapper.findAll('.chat-list-item').map(item => item.find('.item-streaming').exists())
+
+  function serveCounted(initial: Chat[]) {
+    const state = { served: initial, gets: 0 }
+    registerEndpoint('/api/chats', { method: 'GET', handler: () => (state.gets++, state.served) })
+    return state
+  }
+
+  function setVisibility(value: DocumentVisibilityState) {
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => value })
+    document.dispatchEvent(new Event('visibilitychange'))
+  }
+
+  afterEach(() => {
+    vi.useRealTimers()
+    setVisibility('visible')
+  })
+
+  it('marks a chat whose answer is being written, for sight and for screen readers', async () => {
+    serveList([settled('Writing', true), settled('Quiet', false), settled('Plain')])
+    const wrapper = await mountSidebar()
+    await vi.waitFor(() => expect(titles(wrapper)).toEqual(['Writing', 'Quiet', 'Plain']))
+    expect(marks(wrapper)).toEqual([true, false, false])
+    const mark = wrapper.get('.item-streaming')
+    expect(mark.text()).toBe('Answering')
+    const link = wrapper.get('.chat-list-link')
+    expect(link.attributes('aria-describedby')).toBe(mark.attributes('id'))
+    expect(wrapper.findAll('.chat-list-link')[1]!.attributes('aria-describedby')).toBeUndefined()
+  })
+
+  it('looks again every few seconds while an answer is written, and stops once none is', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] })
+    const list = serveCounted([settled('Elsewhere', true), settled('Other')])
+    const wrapper = await mountSidebar()
+    await vi.waitFor(() => expect(marks(wrapper)).toEqual([true, false]))
+    const before = list.gets
+    await vi.advanceTimersByTimeAsync(STREAMING_POLL_MS + 10)
+    expect(list.gets).toBe(before + 1)
+    expect(marks(wrapper)).toEqual([true, false])
+
+    // The answer finished in another tab: the next look clears the mark, then the polling stops.
+    list.served = [settled('Elsewhere', false), settled('Other')]
+    await vi.advanceTimersByTimeAsync(STREAMING_POLL_MS)
+    await vi.waitFor(() => expect(marks(wrapper)).toEqual([false, false]))
+    const after = list.gets
+    await vi.advanceTimersByTimeAsync(5 * STREAMING_POLL_MS)
+    expect(list.gets).toBe(after)
+  })
+
+  it('does not poll while the tab is hidden, and starts again when it is shown', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] })
+    const list = serveCounted([settled('Elsewhere', true)])
+    const wrapper = await mountSidebar()
+    await vi.waitFor(() => expect(marks(wrapper)).toEqual([true]))
+    setVisibility('hidden')
+    await nextTick()
+    const before = list.gets
+    await vi.advanceTimersByTimeAsync(4 * STREAMING_POLL_MS)
+    expect(list.gets).toBe(before)
+    setVisibility('visible')
+    await nextTick()
+    await vi.advanceTimersByTimeAsync(STREAMING_POLL_MS + 10)
+    expect(list.gets).toBe(before + 1)
+  })
+
+  it('makes no polling requests when no chat is being answered', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] })
+    const list = serveCounted([settled('Done', false), settled('Older')])
+    const wrapper = await mountSidebar()
+    await vi.waitFor(() => expect(titles(wrapper)).toEqual(['Done', 'Older']))
+    const before = list.gets
+    await vi.advanceTimersByTimeAsync(5 * STREAMING_POLL_MS)
+    expect(list.gets).toBe(before)
   })
 })
