@@ -41,18 +41,27 @@ const { values: args } = parseArgs({
     'tokens-per-s': { type: 'string', default: '500' },
     'chars': { type: 'string', default: '30000' },
     'trace': { type: 'boolean', default: false },
+    'only': { type: 'string', default: '' },
     'help': { type: 'boolean', default: false },
   },
 })
 if (args.help) {
-  console.log('usage: npx node bench/page.mjs [--runs 5] [--tokens-per-s 500] [--chars 30000] [--trace]\n'
+  console.log('usage: npx node bench/page.mjs [--runs 5] [--tokens-per-s 500] [--chars 30000] [--trace] [--only js,dcl,first-word,long]\n'
     + '--trace: a Chromium trace of the first long answer, main-thread time by event printed.\n'
+    + '--only: measure only these figures (all by default).\n'
     + 'Uses the build in .output (or FLUME_OUTPUT_DIR); Chromium from /usr/bin/chromium (or FLUME_CHROMIUM).')
   process.exit(0)
 }
 const RUNS = Math.max(1, Number(args.runs) || 5)
 const TOKENS_PER_S = Math.max(1, Number(args['tokens-per-s']) || 500)
 const LONG_CHARS = Math.max(1000, Number(args.chars) || 30000)
+const FIGURES = ['js', 'dcl', 'first-word', 'long']
+const ONLY = args.only ? args.only.split(',').map(s => s.trim()).filter(Boolean) : FIGURES
+if (ONLY.some(f => !FIGURES.includes(f))) {
+  console.error(`--only takes some of: ${FIGURES.join(', ')}`)
+  process.exit(1)
+}
+const wanted = figure => ONLY.includes(figure)
 
 const TARGETS = {
   homeJsKb: 150,
@@ -387,6 +396,23 @@ async function firstWordDelay(page) {
   return await handle.jsonValue()
 }
 
+/** The requests since Enter (resource timing), in ms from Enter: where a first word's time went. */
+async function firstWordSteps(page) {
+  return await page.evaluate(() => {
+    const { enter, first } = window.__firstWord
+    const short = (url) => {
+      const u = new URL(url)
+      return (u.pathname + u.search).replace(/[A-Za-z0-9_-]{16,}/g, ':id')
+    }
+    return [
+      ...performance.getEntriesByType('resource')
+        .filter(e => e.startTime >= enter)
+        .map(e => ({ what: `${e.initiatorType} ${short(e.name)}`, start: e.startTime - enter, end: e.responseEnd ? e.responseEnd - enter : null })),
+      { what: 'first word on screen', start: first - enter, end: null },
+    ].sort((a, b) => a.start - b.start)
+  })
+}
+
 async function typeAndEnter(page, text) {
   const box = page.getByRole('textbox', { name: 'Message', exact: true })
   await box.click()
@@ -454,13 +480,24 @@ async function measureDcl(browser, url) {
 async function measureFirstWord(browser, url) {
   const fromHome = []
   const followUp = []
+  const steps = []
   for (let i = 0; i < RUNS; i++) {
     const { context, page } = await newPage(browser, url)
     await page.goto('/')
     await waitHydrated(page)
     await armFirstWord(page)
+    const trace = args.trace && i === 0 ? await startTrace(context, page) : null
     await typeAndEnter(page, `Hello ${i}`)
     fromHome.push(await firstWordDelay(page))
+    if (trace) {
+      const events = await trace.stop()
+      printTraceSummary(events, 'new chat, Enter to first word')
+      mkdirSync(resolve(root, 'bench/.results'), { recursive: true })
+      const file = resolve(root, 'bench/.results/trace-new-chat.json')
+      writeFileSync(file, JSON.stringify({ traceEvents: events }))
+      console.log(`Trace file (Chrome DevTools, Performance > Load profile): ${file}\n`)
+    }
+    steps.push(await firstWordSteps(page))
     await waitAnswerDone(page)
     await armFirstWord(page)
     await typeAndEnter(page, `And again ${i}`)
@@ -468,7 +505,7 @@ async function measureFirstWord(browser, url) {
     await waitAnswerDone(page)
     await context.close()
   }
-  return { fromHome, followUp }
+  return { fromHome, followUp, steps }
 }
 
 async function measureLongAnswer(browser, url, upstream) {
@@ -542,8 +579,23 @@ async function measureLongAnswer(browser, url, upstream) {
   return runs
 }
 
+async function startTrace(context, page) {
+  const cdp = await context.newCDPSession(page)
+  const events = []
+  cdp.on('Tracing.dataCollected', e => events.push(...e.value))
+  await cdp.send('Tracing.start', { categories: 'devtools.timeline,disabled-by-default-devtools.timeline,v8', transferMode: 'ReportEvents' })
+  return {
+    async stop() {
+      const done = new Promise(r => cdp.once('Tracing.tracingComplete', r))
+      await cdp.send('Tracing.end')
+      await done
+      return events
+    },
+  }
+}
+
 /** Main-thread time of a trace by event name (complete events of the renderer's main thread). */
-function printTraceSummary(events) {
+function printTraceSummary(events, what = 'long answer') {
   const main = events.find(e => e.name === 'thread_name' && e.args?.name === 'CrRendererMain')
   if (!main) return
   const mine = events.filter(e => e.pid === main.pid && e.tid === main.tid && e.ph === 'X' && e.dur)
@@ -551,7 +603,7 @@ function printTraceSummary(events) {
   const span = (Math.max(...mine.map(e => e.ts + e.dur)) - Math.min(...mine.map(e => e.ts))) / 1000
   const byName = new Map()
   for (const e of mine) byName.set(e.name, (byName.get(e.name) ?? 0) + e.dur / 1000)
-  console.log(`\nTrace: ${round(span)} ms of renderer main thread, top-level tasks ${round(tasks.reduce((s, e) => s + e.dur / 1000, 0))} ms`)
+  console.log(`\nTrace (${what}): ${round(span)} ms of renderer main thread, top-level tasks ${round(tasks.reduce((s, e) => s + e.dur / 1000, 0))} ms`)
   for (const [name, ms] of [...byName].sort((a, b) => b[1] - a[1]).slice(0, 20)) {
     console.log(`  ${name.padEnd(48)}${String(round(ms)).padStart(8)} ms  ${String(round(100 * ms / span, 1)).padStart(5)}%`)
   }
@@ -573,30 +625,42 @@ async function main() {
   console.log(`Server: ${flume.url}; upstream: ${upstream.url}; Chromium ${browser.version()}; ${RUNS} runs`)
   console.log(`Long answer: ${upstream.long.length} characters, ${upstream.longTokens} tokens at ${TOKENS_PER_S} tokens/s\n`)
   try {
-    const js = await measureHomeJs(browser, flume.url)
-    const dcl = await measureDcl(browser, flume.url)
-    const first = await measureFirstWord(browser, flume.url)
-    const long = await measureLongAnswer(browser, flume.url, upstream)
+    const js = wanted('js') ? await measureHomeJs(browser, flume.url) : null
+    const dcl = wanted('dcl') ? await measureDcl(browser, flume.url) : null
+    const first = wanted('first-word') ? await measureFirstWord(browser, flume.url) : null
+    const long = wanted('long') ? await measureLongAnswer(browser, flume.url, upstream) : null
 
     const kb = b => round(b / 1024, 1)
-    const busy = median(long.map(r => r.busyPct))
-    const finalMs = median(long.map(r => r.finalAfterLastChunkMs))
-    line('Home page JS (gzip, KB)', `${kb(js.homeGzip)}`, `<= ${TARGETS.homeJsKb} KB`, kb(js.homeGzip) <= TARGETS.homeJsKb)
-    console.log(`       ${js.homeFiles} files, ${kb(js.homeBytes)} KB uncompressed; server's content-encoding: ${js.encodings.join(', ')}`)
-    line('JS after one plain-text chat (gzip, KB)', `${kb(js.afterChatGzip)}`, '(no highlighter for plain text)')
-    console.log(`       ${js.afterChatFiles} files`)
-    line('DOMContentLoaded (median, ms)', round(median(dcl)), `<= ${TARGETS.dclMs} ms`, median(dcl) <= TARGETS.dclMs)
-    console.log(`       runs: ${dcl.map(x => round(x)).join(', ')}`)
-    line('Enter -> first word, new chat (median, ms)', round(median(first.fromHome)), `<= ${TARGETS.firstWordMs} ms`, median(first.fromHome) <= TARGETS.firstWordMs)
-    console.log(`       runs: ${first.fromHome.map(x => round(x)).join(', ')}`)
-    line('Enter -> first word, follow-up (median, ms)', round(median(first.followUp)), `<= ${TARGETS.firstWordMs} ms`, median(first.followUp) <= TARGETS.firstWordMs)
-    console.log(`       runs: ${first.followUp.map(x => round(x)).join(', ')}`)
-    line('Long answer: final text after last chunk (ms)', round(finalMs), `<= ${TARGETS.finalTextMs} ms`, finalMs <= TARGETS.finalTextMs)
-    console.log(`       runs: ${long.map(r => round(r.finalAfterLastChunkMs)).join(', ')}`)
-    line('Long answer: main thread busy (median, %)', round(busy, 1), `< ${TARGETS.busyPct} %`, busy < TARGETS.busyPct)
-    for (const r of long) {
-      console.log(`       ${round(r.windowMs)} ms window: busy ${round(r.busyPct, 1)}% (script ${round(r.scriptPct, 1)}%, style+layout ${round(r.layoutPct, 1)}%), `
-        + `${r.longTasks} long tasks = ${round(r.longTaskMs)} ms (longest ${round(r.longestTaskMs)} ms)`)
+    if (js) {
+      line('Home page JS (gzip, KB)', `${kb(js.homeGzip)}`, `<= ${TARGETS.homeJsKb} KB`, kb(js.homeGzip) <= TARGETS.homeJsKb)
+      console.log(`       ${js.homeFiles} files, ${kb(js.homeBytes)} KB uncompressed; server's content-encoding: ${js.encodings.join(', ')}`)
+      line('JS after one plain-text chat (gzip, KB)', `${kb(js.afterChatGzip)}`, '(no highlighter for plain text)')
+      console.log(`       ${js.afterChatFiles} files`)
+    }
+    if (dcl) {
+      line('DOMContentLoaded (median, ms)', round(median(dcl)), `<= ${TARGETS.dclMs} ms`, median(dcl) <= TARGETS.dclMs)
+      console.log(`       runs: ${dcl.map(x => round(x)).join(', ')}`)
+    }
+    if (first) {
+      line('Enter -> first word, new chat (median, ms)', round(median(first.fromHome)), `<= ${TARGETS.firstWordMs} ms`, median(first.fromHome) <= TARGETS.firstWordMs)
+      console.log(`       runs: ${first.fromHome.map(x => round(x)).join(', ')}`)
+      const mid = first.fromHome.indexOf(median(first.fromHome))
+      for (const step of first.steps[mid === -1 ? 0 : mid]) {
+        console.log(`       ${String(round(step.start)).padStart(5)}${step.end === null ? '' : ` -> ${round(step.end)}`} ms  ${step.what}`)
+      }
+      line('Enter -> first word, follow-up (median, ms)', round(median(first.followUp)), `<= ${TARGETS.firstWordMs} ms`, median(first.followUp) <= TARGETS.firstWordMs)
+      console.log(`       runs: ${first.followUp.map(x => round(x)).join(', ')}`)
+    }
+    if (long) {
+      const busy = median(long.map(r => r.busyPct))
+      const finalMs = median(long.map(r => r.finalAfterLastChunkMs))
+      line('Long answer: final text after last chunk (ms)', round(finalMs), `<= ${TARGETS.finalTextMs} ms`, finalMs <= TARGETS.finalTextMs)
+      console.log(`       runs: ${long.map(r => round(r.finalAfterLastChunkMs)).join(', ')}`)
+      line('Long answer: main thread busy (median, %)', round(busy, 1), `< ${TARGETS.busyPct} %`, busy < TARGETS.busyPct)
+      for (const r of long) {
+        console.log(`       ${round(r.windowMs)} ms window: busy ${round(r.busyPct, 1)}% (script ${round(r.scriptPct, 1)}%, style+layout ${round(r.layoutPct, 1)}%), `
+          + `${r.longTasks} long tasks = ${round(r.longTaskMs)} ms (longest ${round(r.longestTaskMs)} ms)`)
+      }
     }
 
     const resultsDir = resolve(root, 'bench/.results')

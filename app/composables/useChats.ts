@@ -1,4 +1,4 @@
-import type { Chat, PostMessageResponse } from '#shared/schemas'
+import type { Chat, Message, PostMessageResponse } from '#shared/schemas'
 
 const TITLE_LENGTH = 60
 const DAY_MS = 86_400_000
@@ -6,6 +6,18 @@ const DAY_MS = 86_400_000
 export const TITLE_FOLLOW_UP_MS = [1500, 4000] as const
 /** Only a chat started this recently can still be waiting for its generated title. */
 const TITLE_FRESH_MS = 10 * 60_000
+/** While a listed chat's answer is being written (elsewhere too), look at the list this often. */
+export const STREAMING_POLL_MS = 2500
+/** A started chat joins the list when its page shows, or after this long at the latest. */
+const HAND_OVER_MS = 1000
+
+/** Chats just started here whose state is already filled: their page need not fetch them. */
+const handedOver = new Set<string>()
+
+/** True once for a chat handed over by `useChats().start`: its page can skip loading it. */
+export function takeHandOver(chatId: string): boolean {
+  return handedOver.delete(chatId)
+}
 
 /** A short title from the first message: its first line, cut at a word. */
 export function titleFrom(content: string): string {
@@ -42,15 +54,43 @@ export function useChats() {
     default: () => [],
   })
 
-  /** Creates a chat and sends its first message; the answer streams on the chat's page. */
+  /**
+   * Creates a chat and sends its first message; the answer streams on the chat's page. The two
+   * answers already hold everything that page shows, so they are handed to it (see handOver):
+   * it opens the stream at once instead of fetching the chat first.
+   */
   async function start(content: string): Promise<Chat> {
     const created = await $fetch<Chat>('/api/chats', { method: 'POST', body: { title: titleFrom(content) } })
-    await $fetch<PostMessageResponse>(`/api/chats/${encodeURIComponent(created.id)}/messages`, {
+    const sent = await $fetch<PostMessageResponse>(`/api/chats/${encodeURIComponent(created.id)}/messages`, {
       method: 'POST',
       body: { content },
     })
-    void refresh()
+    handOver(created, [sent.userMessage, sent.assistantMessage])
     return created
+  }
+
+  /**
+   * Fills the state useChat reads (`flume:chat:<id>`, `...:messages`) and tells the chat page it
+   * need not fetch the chat (takeHandOver), so it follows the answer straight away. Only that next
+   * load is skipped; any later visit fetches the chat as usual.
+   */
+  function handOver(chat: Chat, messages: Message[]) {
+    if (import.meta.server) return
+    const nuxtApp = useNuxtApp()
+    useState<Chat | null>(`flume:chat:${chat.id}`).value = chat
+    useState<Message[]>(`flume:chat:${chat.id}:messages`).value = messages
+    handedOver.add(chat.id)
+    // Once its page shows (not before: that render comes first), the chat joins the list as
+    // answering; followStreaming brings the server's list from there.
+    let done = false
+    const after = () => {
+      if (done) return
+      done = true
+      handedOver.delete(chat.id)
+      data.value = [{ ...chat, streaming: true }, ...data.value.filter(c => c.id !== chat.id)]
+    }
+    nuxtApp.hooks.hookOnce('page:finish', after)
+    setTimeout(after, HAND_OVER_MS)
   }
 
   async function remove(chatId: string) {
@@ -97,6 +137,8 @@ export function useChats() {
     watch(data, (chats) => {
       if (own || import.meta.server) return
       clear()
+      // An answer still being written: no title yet, and followStreaming looks again anyway.
+      if (chats.some(c => c.streaming === true)) return
       const newest = chats[0]
       if (!newest || Date.now() - Date.parse(newest.createdAt) > TITLE_FRESH_MS) return
       timers = TITLE_FOLLOW_UP_MS.map(ms => setTimeout(() => void again(newest.id, newest.title), ms))
@@ -104,5 +146,20 @@ export function useChats() {
     tryOnScopeDispose(clear)
   }
 
-  return { chats: data, error, status, refresh, start, remove, rename, search, followTitles }
+  /**
+   * Call once (the sidebar does): while a listed chat has an answer being written (here or in
+   * another tab), fetch the list every STREAMING_POLL_MS while the page is visible, so its
+   * streaming mark goes when the answer ends. No requests otherwise.
+   */
+  function followStreaming() {
+    const visibility = useDocumentVisibility()
+    const streaming = computed(() => data.value.some(c => c.streaming === true))
+    const { pause, resume } = useIntervalFn(() => void refresh(), STREAMING_POLL_MS, { immediate: false })
+    watch([streaming, visibility], ([on, seen]) => {
+      if (on && seen === 'visible') resume()
+      else pause()
+    }, { immediate: true })
+  }
+
+  return { chats: data, error, status, refresh, start, remove, rename, search, followTitles, followStreaming }
 }

@@ -28,10 +28,17 @@ function servePatch(chatId: string, status = 200) {
   return patches
 }
 
+/** The list loads lazily (the chat page does not wait for it): mount, then wait for it. */
+async function mountLoaded(options: { props: { chatId: string, modelValue?: string } }) {
+  const wrapper = await mountSuspended(ModelPicker, options)
+  await vi.waitFor(() => expect(wrapper.findAll('option').length).toBeGreaterThan(1))
+  return wrapper
+}
+
 describe('ModelPicker', () => {
   it('lists the server\'s models under a Model label, showing the default when the chat has none', async () => {
     const chatId = uid('chat')
-    const wrapper = await mountSuspended(ModelPicker, { props: { chatId } })
+    const wrapper = await mountLoaded({ props: { chatId } })
     const select = wrapper.get('select')
     expect(wrapper.get(`label[for="${select.attributes('id')}"]`).text()).toBe('Model')
     expect(select.findAll('option').map(o => o.text())).toEqual(['alpha', 'beta', 'gamma'])
@@ -41,7 +48,7 @@ describe('ModelPicker', () => {
   it('shows the chat\'s model, and saves a new pick on the chat', async () => {
     const chatId = uid('chat')
     const patches = servePatch(chatId)
-    const wrapper = await mountSuspended(ModelPicker, { props: { chatId, modelValue: 'alpha' } })
+    const wrapper = await mountLoaded({ props: { chatId, modelValue: 'alpha' } })
     const select = wrapper.get('select')
     expect((select.element as HTMLSelectElement).value).toBe('alpha')
     await select.setValue('gamma')
@@ -52,7 +59,7 @@ describe('ModelPicker', () => {
   it('keeps the previous model and says so when the server refuses the pick', async () => {
     const chatId = uid('chat')
     servePatch(chatId, 400)
-    const wrapper = await mountSuspended(ModelPicker, { props: { chatId, modelValue: 'alpha' } })
+    const wrapper = await mountLoaded({ props: { chatId, modelValue: 'alpha' } })
     const select = wrapper.get('select')
     await select.setValue('gamma')
     await vi.waitFor(() => expect(wrapper.find('[role="alert"]').exists()).toBe(true))

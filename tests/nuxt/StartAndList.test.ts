@@ -46,6 +46,12 @@ describe('starting a chat', () => {
     await vi.waitFor(() => expect(useRouter().currentRoute.value.path).toBe(`/chat/${chatId}`))
     expect(created).toEqual([{ title: 'How do I stream?' }])
     expect(posted).toEqual(['How do I stream?\nWith details please.'])
+    // Handed to the chat page (it follows the answer without fetching the chat first), and
+    // listed as answering.
+    const messages = useState<{ role: string, status: string }[]>(`flume:chat:${chatId}:messages`).value
+    expect(messages.map(m => [m.role, m.status])).toEqual([['user', 'done'], ['assistant', 'pending']])
+    expect(useState<Chat | null>(`flume:chat:${chatId}`).value?.id).toBe(chatId)
+    await vi.waitFor(() => expect(useNuxtData<Chat[]>('chats').data.value?.[0]).toMatchObject({ id: chatId, streaming: true }), { timeout: 3000 })
   })
 })
 
