@@ -130,6 +130,18 @@ describe('MarkdownContent with code', () => {
     expect(wrapper.findAll('.markdown-block')[1]!.element).toBe(block)
   })
 
+  it('highlights a finished block far up a long answer once its grammar arrives', async () => {
+    const rest = Array.from({ length: 40 }, (_, i) => `Paragraph ${i}.`).join('\n\n')
+    const wrapper = await mountSuspended(MarkdownContent, { props: { source: 'Intro.' } })
+    // The code block is finished, with many blocks after it, before its grammar has loaded.
+    await wrapper.setProps({ source: `Intro.\n\n\`\`\`go\nfunc main() {}\n\`\`\`\n\n${rest}\n` })
+    expect(wrapper.findAll('.markdown-block')).toHaveLength(42)
+    expect(wrapper.find('pre.shiki').exists()).toBe(false)
+    await vi.waitFor(() => expect(wrapper.find('pre.shiki').exists()).toBe(true))
+    expect(wrapper.findAll('.markdown-block')[1]!.find('pre.shiki').text()).toBe('func main() {}')
+    expect(wrapper.findAll('.markdown-block').at(-1)!.text()).toBe('Paragraph 39.')
+  })
+
   it('highlights a block left open when the answer is complete', async () => {
     const wrapper = await mountSuspended(MarkdownContent, { props: { source: '```ts\nconst a = 1\n', complete: false } })
     expect(wrapper.find('pre.shiki').exists()).toBe(false)

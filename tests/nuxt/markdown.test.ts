@@ -146,6 +146,20 @@ describe('MarkdownContent', () => {
     expect(wrapper.find('ul li').text()).toBe('a list')
   })
 
+  it('shows every block of a long answer in order, leaving the earlier ones untouched as it grows', async () => {
+    const paragraphs = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `Paragraph ${from + i}.`)
+    const wrapper = await mountSuspended(MarkdownContent, { props: { source: `${paragraphs(0, 30).join('\n\n')}\n\nPara` } })
+    const before = wrapper.findAll('.markdown-block').map(b => b.element)
+    // The last line is not complete yet: it still belongs to the growing block.
+    expect(before).toHaveLength(30)
+    await wrapper.setProps({ source: `${paragraphs(0, 50).join('\n\n')}\n\n- the end\n` })
+    const blocks = wrapper.findAll('.markdown-block')
+    expect(blocks.map(b => b.text())).toEqual([...paragraphs(0, 50), 'the end'])
+    // The first 29 were finished: the very same elements.
+    expect(blocks.slice(0, 29).every((b, i) => b.element === before[i])).toBe(true)
+    expect(wrapper.text()).toContain('Paragraph 49.')
+  })
+
   it('does not turn model HTML into elements', async () => {
     const wrapper = await mountSuspended(MarkdownContent, { props: { source: '<img src=x onerror=alert(1)>' } })
     expect(wrapper.find('img').exists()).toBe(false)

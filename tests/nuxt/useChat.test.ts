@@ -5,7 +5,8 @@ import { setResponseStatus } from 'h3'
 import type { Message } from '#shared/schemas'
 import { useChat } from '~/composables/useChat'
 import { useChats } from '~/composables/useChats'
-import { FakeEventSource, lastEventSource, manualFrames, stubEventSource } from './helpers/fake-stream'
+import { TEXT_COMMIT_INTERVAL } from '~/utils/text-batcher'
+import { FakeEventSource, lastEventSource, manualClock, manualFrames, stubEventSource } from './helpers/fake-stream'
 import { message, serveChat, uid } from './helpers/data'
 
 async function mountChat(chatId: string) {
@@ -43,11 +44,12 @@ beforeEach(() => {
 })
 
 afterEach(() => {
+  vi.useRealTimers()
   vi.unstubAllGlobals()
 })
 
 describe('useChat', () => {
-  it('sends, streams the answer in per-frame batches and closes on [DONE]', async () => {
+  it('sends, streams the answer in batches and closes on [DONE]', async () => {
     const chatId = uid('chat')
     const { posted, stored } = serveChat(chatId)
     const { chat } = await mountChat(chatId)
@@ -84,6 +86,61 @@ describe('useChat', () => {
     expect(chat.messages.value[1]!.content).toBe('Hello, world!')
     expect(chat.status.value).toBe('idle')
     expect(FakeEventSource.instances).toHaveLength(1)
+  })
+
+  it('while text keeps coming, shows it at most every interval, and all of it at once when the answer ends', async () => {
+    const chatId = uid('chat')
+    const { stored } = serveChat(chatId)
+    const { chat } = await mountChat(chatId)
+    await chat.send('Count')
+    const clock = manualClock()
+    const es = lastEventSource()
+    const shown = () => chat.messages.value[1]!.content
+
+    // The first words show in the next frame.
+    es.frame({ type: 'delta', text: 'One' }, 3)
+    expect(frames.pending).toBe(1)
+    frames.run()
+    expect(shown()).toBe('One')
+
+    // Then no frame is even asked for until the interval has passed since that update.
+    es.frame({ type: 'delta', text: ' two' }, 7)
+    clock.advance(TEXT_COMMIT_INTERVAL - 1)
+    es.frame({ type: 'delta', text: ' three' }, 13)
+    expect(frames.pending).toBe(0)
+    frames.run()
+    expect(shown()).toBe('One')
+    clock.advance(1)
+    expect(frames.pending).toBe(1)
+    frames.run()
+    expect(shown()).toBe('One two three')
+
+    // The end of the answer shows its last words without waiting for the interval or a frame.
+    es.frame({ type: 'delta', text: ' four' }, 18)
+    expect(shown()).toBe('One two three')
+    Object.assign(stored[1]!, { status: 'done', content: 'One two three four' })
+    es.frame('[DONE]', 18)
+    expect(shown()).toBe('One two three four')
+    expect(frames.pending).toBe(0)
+    vi.useRealTimers()
+    await vi.waitFor(() => expect(chat.messages.value[1]!.status).toBe('done'))
+    expect(shown()).toBe('One two three four')
+  })
+
+  it('shows text still waiting for its batch at once when an error frame comes', async () => {
+    const chatId = uid('chat')
+    serveChat(chatId)
+    const { chat } = await mountChat(chatId)
+    await chat.send('Count')
+    const clock = manualClock()
+    const es = lastEventSource()
+    es.frame({ type: 'delta', text: 'Partial' }, 7)
+    frames.run()
+    es.frame({ type: 'delta', text: ' answer' }, 14)
+    clock.advance(TEXT_COMMIT_INTERVAL / 2)
+    es.frame({ type: 'error', code: 'upstream_unavailable', message: 'The model server did not answer.' }, 14)
+    expect(chat.messages.value[1]!.content).toBe('Partial answer')
+    expect(chat.messages.value[1]!.status).toBe('error')
   })
 
   it('ignores text it already has when a frame repeats it after a reconnect', async () => {

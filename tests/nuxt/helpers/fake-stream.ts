@@ -64,6 +64,19 @@ export function manualFrames() {
   }
 }
 
+/**
+ * The clock that paces streamed text (timers and performance.now()) stands still until the test
+ * moves it; animation frames stay with manualFrames(). Undo with vi.useRealTimers().
+ */
+export function manualClock() {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+  return {
+    advance(ms: number) {
+      vi.advanceTimersByTime(ms)
+    },
+  }
+}
+
 export function stubEventSource() {
   FakeEventSource.instances = []
   vi.stubGlobal('EventSource', FakeEventSource)
