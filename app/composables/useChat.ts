@@ -34,8 +34,6 @@ export function useChat(chatId: string) {
   const reconnecting = ref(new Set<string>())
 
   const streams = new Map<string, Stream>()
-  const pendingText = new Map<string, string>()
-  let frame: number | null = null
   let lastContent: string | null = null
   let disposed = false
 
@@ -57,26 +55,16 @@ export function useChat(chatId: string) {
     else messages.value[index] = message
   }
 
-  function flush() {
-    if (frame !== null) cancelAnimationFrame(frame)
-    frame = null
-    for (const [id, text] of pendingText) {
-      const message = find(id)
-      if (!message) continue
-      message.content += text
-      if (message.status === 'pending') message.status = 'streaming'
-    }
-    pendingText.clear()
-  }
-
-  function append(messageId: string, text: string) {
-    pendingText.set(messageId, (pendingText.get(messageId) ?? '') + text)
-    // One reactive update per animation frame, however many deltas arrive in it.
-    frame ??= requestAnimationFrame(() => {
-      frame = null
-      flush()
-    })
-  }
+  // Streamed text reaches the messages in batches (utils/text-batcher.ts): at most one reactive
+  // update per ~60 ms, however many deltas arrive; flush() commits what is queued at once.
+  const pendingText = createTextBatcher((id, text) => {
+    const message = find(id)
+    if (!message) return
+    message.content += text
+    if (message.status === 'pending') message.status = 'streaming'
+  })
+  const flush = pendingText.flush
+  const append = pendingText.append
 
   function setReconnecting(messageId: string, on: boolean) {
     if (reconnecting.value.has(messageId) === on) return
@@ -188,7 +176,7 @@ export function useChat(chatId: string) {
   function resume() {
     for (const message of messages.value) {
       if (!isLive(message)) continue
-      const offset = message.content.length + (pendingText.get(message.id)?.length ?? 0)
+      const offset = message.content.length + pendingText.pendingLength(message.id)
       open(message.id, `${streamUrlFor(chatId, message.id)}?offset=${offset}`, offset)
     }
   }
@@ -295,11 +283,48 @@ export function useChat(chatId: string) {
     }, failure)
   }
 
+  /**
+   * Edit and resend: the question `messageId` gets new words. The server replaces it and every
+   * message after it (stopping an answer still running) and starts a new answer, followed here.
+   */
+  async function edit(messageId: string, content: string): Promise<boolean> {
+    if (!content.trim()) return false
+    return await submit(async () => {
+      const res = await $fetch<PostMessageResponse>(
+        `/api/chats/${encodeURIComponent(chatId)}/messages/${encodeURIComponent(messageId)}/edit`,
+        { method: 'POST', body: { content } },
+      )
+      const index = messages.value.findIndex(m => m.id === messageId)
+      const dropped = index === -1 ? [] : messages.value.slice(index)
+      flush()
+      for (const message of dropped) close(message.id)
+      messages.value.splice(index === -1 ? messages.value.length : index, dropped.length, res.userMessage, res.assistantMessage)
+      if (isLive(res.assistantMessage)) open(res.assistantMessage.id, res.streamUrl, 0)
+    }, 'The edited message could not be sent.')
+  }
+
+  /** Continue: the stopped or failed last answer goes on from its text; new text is appended to it. */
+  async function continueAnswer(): Promise<boolean> {
+    const last = messages.value.at(-1)
+    if (last?.role !== 'assistant' || !(last.status === 'error' || last.status === 'stopped')) return false
+    return await submit(async () => {
+      const res = await $fetch<RetryResponse>(
+        `/api/chats/${encodeURIComponent(chatId)}/messages/${encodeURIComponent(last.id)}/continue`,
+        { method: 'POST' },
+      )
+      flush()
+      close(last.id)
+      replace(res.assistantMessage)
+      // The stream starts with the text already here: follow only what comes after it.
+      const offset = res.assistantMessage.content.length
+      if (isLive(res.assistantMessage)) open(last.id, `${res.streamUrl}?offset=${offset}`, offset)
+    }, 'The answer could not be continued.')
+  }
+
   tryOnScopeDispose(() => {
     disposed = true
     for (const id of [...streams.keys()]) close(id)
-    if (frame !== null) cancelAnimationFrame(frame)
-    frame = null
+    pendingText.clear()
   })
 
   return {
@@ -314,5 +339,7 @@ export function useChat(chatId: string) {
     stop,
     retry,
     regenerate,
+    edit,
+    continueAnswer,
   }
 }

@@ -199,10 +199,7 @@ describe('rename', () => {
     expect(env.tp.problems).toEqual([])
   })
 
-  // BUG (reported): the sidebar's rename updates the chats list only; the open chat's own
-  // state (useChat's `flume:chat:<id>`), which the tab title comes from, keeps the old title
-  // until a reload.
-  it.fails('renaming the chat on screen updates the tab title without a reload', async () => {
+  it('renaming the chat on screen updates the tab title without a reload', async () => {
     const { page } = env.tp
     const chat = await seedChat(page, 'Tab title before', ['Hello there'])
     await visit(page, `/chat/${chat.id}`)

@@ -1,0 +1,120 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { defineComponent, h } from 'vue'
+import { mountSuspended, registerEndpoint } from '@nuxt/test-utils/runtime'
+import { readBody, setResponseStatus } from 'h3'
+import type { Message } from '#shared/schemas'
+import { useChat } from '~/composables/useChat'
+import { FakeEventSource, lastEventSource, manualFrames, stubEventSource } from './helpers/fake-stream'
+import { message, serveChat, uid } from './helpers/data'
+
+async function mountChat(chatId: string) {
+  let chat!: ReturnType<typeof useChat>
+  const Harness = defineComponent({
+    setup() {
+      chat = useChat(chatId)
+      return () => h('div')
+    },
+  })
+  await mountSuspended(Harness)
+  await chat.load()
+  return chat
+}
+
+let frames: ReturnType<typeof manualFrames>
+beforeEach(() => {
+  stubEventSource()
+  frames = manualFrames()
+})
+afterEach(() => {
+  vi.unstubAllGlobals()
+})
+
+describe('useChat().edit', () => {
+  it('replaces the edited question and everything after it, and follows the new answer', async () => {
+    const chatId = uid('chat')
+    const stored: Message[] = [
+      message(chatId, { role: 'user', content: 'One' }),
+      message(chatId, { role: 'assistant', content: 'First' }),
+      message(chatId, { role: 'user', content: 'Two' }),
+      message(chatId, { role: 'assistant', content: 'Second' }),
+    ]
+    serveChat(chatId, stored)
+    const edits: { id: string, content: string }[] = []
+    const editedId = stored[2]!.id
+    registerEndpoint(`/api/chats/${chatId}/messages/${editedId}/edit`, {
+      method: 'POST',
+      handler: async (event) => {
+        const { content } = await readBody<{ content: string }>(event)
+        edits.push({ id: editedId, content })
+        const userMessage = message(chatId, { role: 'user', content })
+        const assistantMessage = message(chatId, { role: 'assistant', status: 'pending' })
+        return { userMessage, assistantMessage, streamUrl: `/api/chats/${chatId}/messages/${assistantMessage.id}/stream` }
+      },
+    })
+    const chat = await mountChat(chatId)
+    expect(await chat.edit(editedId, 'Two, better')).toBe(true)
+    expect(edits).toEqual([{ id: editedId, content: 'Two, better' }])
+    expect(chat.messages.value.map(m => [m.role, m.content])).toEqual([
+      ['user', 'One'], ['assistant', 'First'], ['user', 'Two, better'], ['assistant', ''],
+    ])
+    expect(chat.status.value).toBe('streaming')
+    const es = lastEventSource()
+    expect(es.url).toBe(`/api/chats/${chatId}/messages/${chat.messages.value[3]!.id}/stream`)
+    es.frame({ type: 'delta', text: 'Better answer' }, 13)
+    frames.run()
+    expect(chat.messages.value[3]!.content).toBe('Better answer')
+  })
+
+  it('keeps the chat as it was and reports why when the edit is refused', async () => {
+    const chatId = uid('chat')
+    const stored: Message[] = [message(chatId, { role: 'user', content: 'One' }), message(chatId, { role: 'assistant', content: 'First' })]
+    serveChat(chatId, stored)
+    registerEndpoint(`/api/chats/${chatId}/messages/${stored[0]!.id}/edit`, {
+      method: 'POST',
+      handler: (event) => {
+        setResponseStatus(event, 413)
+        return { status: 413, statusText: 'Payload Too Large', message: 'The message is longer than 100000 characters.', data: { code: 'too_large' } }
+      },
+    })
+    const chat = await mountChat(chatId)
+    expect(await chat.edit(stored[0]!.id, 'x')).toBe(false)
+    expect(chat.error.value).toEqual({ code: 'too_large', message: 'The message is longer than 100000 characters.' })
+    expect(chat.messages.value.map(m => m.content)).toEqual(['One', 'First'])
+    expect(FakeEventSource.instances).toHaveLength(0)
+  })
+})
+
+describe('useChat().continueAnswer', () => {
+  it('reopens a stopped last answer and follows only the text after what it already shows', async () => {
+    const chatId = uid('chat')
+    const stopped = message(chatId, { role: 'assistant', content: 'Half of ', status: 'stopped' })
+    const stored: Message[] = [message(chatId, { role: 'user', content: 'Go' }), stopped]
+    serveChat(chatId, stored)
+    let calls = 0
+    registerEndpoint(`/api/chats/${chatId}/messages/${stopped.id}/continue`, {
+      method: 'POST',
+      handler: () => {
+        calls++
+        return { assistantMessage: { ...stopped, status: 'pending' }, streamUrl: `/api/chats/${chatId}/messages/${stopped.id}/stream` }
+      },
+    })
+    const chat = await mountChat(chatId)
+    expect(await chat.continueAnswer()).toBe(true)
+    expect(calls).toBe(1)
+    expect(chat.messages.value).toHaveLength(2)
+    expect(chat.status.value).toBe('streaming')
+    const es = lastEventSource()
+    expect(es.url).toBe(`/api/chats/${chatId}/messages/${stopped.id}/stream?offset=8`)
+    es.frame({ type: 'delta', text: 'the answer.' }, 19)
+    frames.run()
+    expect(chat.messages.value[1]!.content).toBe('Half of the answer.')
+  })
+
+  it('does nothing when the last answer is done', async () => {
+    const chatId = uid('chat')
+    serveChat(chatId, [message(chatId, { role: 'user', content: 'Go' }), message(chatId, { role: 'assistant', content: 'All.' })])
+    const chat = await mountChat(chatId)
+    expect(await chat.continueAnswer()).toBe(false)
+    expect(FakeEventSource.instances).toHaveLength(0)
+  })
+})
