@@ -14,8 +14,7 @@ export async function demoFetch(input: string | URL | Request, init?: RequestIni
     return Response.json({ error: { message: 'Not found', type: 'invalid_request_error' } }, { status: 404 })
   }
   const body = JSON.parse(String(init?.body ?? '{}')) as { messages?: { role: string, content: string }[] }
-  const question = [...(body.messages ?? [])].reverse().find(m => m.role === 'user')?.content ?? ''
-  const tokens = tokenize(demoAnswer(question))
+  const tokens = tokenize(answerTo(body.messages ?? []))
   const promptTokens = Math.ceil(JSON.stringify(body.messages ?? []).length / 4)
   const signal = init?.signal ?? undefined
   const delay = useFlumeConfig().demoDelayMs
@@ -65,6 +64,19 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   })
 }
 
+/**
+ * The demo's answer to the last question; asked to continue (Continue after a stop or an error),
+ * the rest of that answer after the part already written.
+ */
+function answerTo(messages: { role: string, content: string }[]): string {
+  const last = messages.at(-1)
+  const continuing = last?.role === 'user' && last.content === CONTINUE_INSTRUCTION
+  const turns = continuing ? messages.slice(0, -2) : messages
+  const answer = demoAnswer(turns.findLast(m => m.role === 'user')?.content ?? '')
+  const written = continuing ? messages.at(-2)?.content ?? '' : ''
+  return written && answer.startsWith(written) ? answer.slice(written.length) : answer
+}
+
 /** Word-sized pieces with their whitespace, like a real model's tokens. */
 function tokenize(text: string): string[] {
   return text.match(/\s*\S{1,12}|\s+/g) ?? []
@@ -100,7 +112,7 @@ FLUME_MODEL=llama3.2
 ### Things to try meanwhile
 
 - **Reload the page** while I'm writing: the answer carries on where it was.
-- Press **Stop**: generation ends on the server, and the text so far is kept.
+- Press **Stop**: generation ends on the server, and the text so far is kept. **Continue** goes on from there.
 - Open this chat in a **second tab**: both follow the same answer.
 
 Happy chatting!`

@@ -52,6 +52,14 @@ describe('the demo model (no OPENAI_API_KEY, no OPENAI_BASE_URL)', () => {
       const final = await waitFinal(client, chat.id, assistantMessage.id)
       expect(final).toMatchObject({ status: 'stopped', content: stream.text })
       expect(final.content).not.toContain('Happy chatting')
+
+      // Continue: the demo goes on from where it stopped, ending as an uninterrupted answer would.
+      const again = await client.json('POST', `/api/chats/${chat.id}/messages/${assistantMessage.id}/continue`)
+      expect(again.status, again.text).toBe(202)
+      const continued = await waitFinal(client, chat.id, assistantMessage.id)
+      expect(continued.status).toBe('done')
+      const whole = await chatAndSend(client, 'stop me')
+      expect(continued.content).toBe((await waitFinal(client, whole.chat.id, whole.assistantMessage.id)).content)
     }
     finally {
       await slow.stop()
