@@ -2,14 +2,17 @@
  * Edit and resend, Continue, and the chat settings, as a person uses them in Chromium: what the
  * thread shows, what survives a reload, and what the model was sent.
  */
+import { resolve } from 'node:path'
 import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
 import {
   answerText,
   articles,
+  ensureScreenshotDir,
   fetchChat,
   lastAssistant,
   numberedWords,
+  screenshotDir,
   sendMessage,
   stopButton,
   until,
@@ -46,9 +49,12 @@ describe('edit and resend', () => {
     env.fake.enqueue({ chunks: ['Berlin ', 'is ', 'the ', 'capital.'] })
     const first = articles(page, 'user').first()
     await first.hover()
+    ensureScreenshotDir()
+    await page.screenshot({ path: resolve(screenshotDir, 'chat-1280-hover-question.png') })
     await first.getByRole('button', { name: 'Edit message' }).click()
     const editor = page.getByRole('textbox', { name: 'Edit message' })
     expect(await editor.inputValue()).toBe('Capital of France?')
+    await page.screenshot({ path: resolve(screenshotDir, 'chat-1280-edit.png') })
     await editor.fill('Capital of Germany?')
     await editor.press('Enter')
 
@@ -131,6 +137,8 @@ describe('chat settings', () => {
     await page.getByRole('textbox', { name: 'System prompt' }).fill('Answer like a pirate.')
     await page.getByRole('checkbox', { name: 'Model default' }).uncheck()
     await page.getByRole('slider', { name: 'Temperature' }).fill('0.3')
+    ensureScreenshotDir()
+    await page.screenshot({ path: resolve(screenshotDir, 'chat-1280-settings.png') })
     await page.getByRole('button', { name: 'Save settings' }).click()
     await page.getByRole('textbox', { name: 'System prompt' }).waitFor({ state: 'detached' })
     expect(await page.getByRole('button', { name: /^Chat settings/ }).innerText()).toContain('temperature 0.3')
