@@ -23,16 +23,13 @@
 //   metrics: TaskDuration / wall time; long tasks > 50 ms listed too), and the delay from the
 //   upstream writing its last chunk to the final words being on screen.
 
-import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
-import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { gzipSync } from 'node:zlib'
-import { chromium } from 'playwright-core'
-import { freePort } from './lib/net.mjs'
+import { launchChromium, newPage as newBarePage, startFlume, typeAndEnter, waitAnswerDone, waitHydrated } from './lib/browser.mjs'
 
 const root = resolve(import.meta.dirname, '..')
 const { values: args } = parseArgs({
@@ -236,79 +233,11 @@ async function startUpstream() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The Flume server (built), on a free port with its own data directory.
-
-async function startFlume(upstreamUrl) {
-  const port = await freePort()
-  const dataDir = mkdtempSync(join(tmpdir(), 'flume-page-bench-'))
-  let logs = ''
-  const child = spawn(process.execPath, [serverEntry], {
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      FLUME_DATA_DIR: dataDir,
-      OPENAI_BASE_URL: upstreamUrl,
-      OPENAI_API_KEY: 'bench',
-      FLUME_MODEL: MODEL,
-      FLUME_UPSTREAM_MAX_RETRIES: '0',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  child.stdout.on('data', (d) => {
-    logs += d
-  })
-  child.stderr.on('data', (d) => {
-    logs += d
-  })
-  const url = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`Flume exited (${child.exitCode}):\n${logs}`)
-    try {
-      if ((await fetch(`${url}/api/health`)).ok) break
-    }
-    catch { /* not listening yet */ }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL')
-      throw new Error(`Flume did not start:\n${logs}`)
-    }
-    await new Promise(r => setTimeout(r, 100))
-  }
-  return {
-    url,
-    logs: () => logs,
-    stop: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise(r => child.once('exit', r))
-        child.kill('SIGTERM')
-        await Promise.race([exited, new Promise(r => setTimeout(r, 5000))])
-        if (child.exitCode === null) child.kill('SIGKILL')
-      }
-      rmSync(dataDir, { recursive: true, force: true })
-    },
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Browser helpers
 
-async function launch() {
-  return await chromium.launch({
-    executablePath: process.env.FLUME_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-  })
-}
-
+/** lib/browser.mjs's page, also recording long tasks from the start of every document. */
 async function newPage(browser, baseURL) {
-  const context = await browser.newContext({ baseURL, viewport: { width: 1280, height: 800 } })
-  const origin = new URL(baseURL).origin
-  await context.route(url => url.origin !== origin, route => route.abort())
-  const page = await context.newPage()
-  // Long tasks from the start of every document.
+  const { context, page } = await newBarePage(browser, baseURL)
   await page.addInitScript(() => {
     window.__longTasks = []
     try {
@@ -346,10 +275,6 @@ function collectScripts(page) {
 }
 
 const sumGzip = scripts => [...scripts.values()].reduce((s, v) => s + v.gzip, 0)
-
-async function waitHydrated(page) {
-  await page.waitForFunction(() => document.documentElement.dataset.hydrated === 'true', undefined, { timeout: 15_000, polling: 10 })
-}
 
 /**
  * Installs, in the page, the Enter → first assistant text watch. Resolves in the page with the
@@ -411,21 +336,6 @@ async function firstWordSteps(page) {
       { what: 'first word on screen', start: first - enter, end: null },
     ].sort((a, b) => a.start - b.start)
   })
-}
-
-async function typeAndEnter(page, text) {
-  const box = page.getByRole('textbox', { name: 'Message', exact: true })
-  await box.click()
-  await box.fill(text)
-  await box.press('Enter')
-}
-
-async function waitAnswerDone(page) {
-  await page.waitForFunction(() => {
-    const all = document.querySelectorAll('article[data-role="assistant"]')
-    const s = all[all.length - 1]?.getAttribute('data-status')
-    return s === 'done' || s === 'error' || s === 'stopped'
-  }, undefined, { timeout: 60_000, polling: 50 })
 }
 
 const median = (xs) => {
@@ -619,8 +529,8 @@ function line(label, value, target, ok) {
 
 async function main() {
   const upstream = await startUpstream()
-  const flume = await startFlume(upstream.url)
-  const browser = await launch()
+  const flume = await startFlume(serverEntry, upstream.url, MODEL)
+  const browser = await launchChromium()
   console.log(`Flume build: ${outputDir}`)
   console.log(`Server: ${flume.url}; upstream: ${upstream.url}; Chromium ${browser.version()}; ${RUNS} runs`)
   console.log(`Long answer: ${upstream.long.length} characters, ${upstream.longTokens} tokens at ${TOKENS_PER_S} tokens/s\n`)

@@ -1,4 +1,4 @@
-// The built Flume server and headless Chromium, for the page-level benchmarks (bench/render.mjs).
+// The built Flume server and headless Chromium, for the page-level benchmarks (page.mjs, render.mjs).
 
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -13,7 +13,7 @@ import { freePort } from './net.mjs'
  */
 export async function startFlume(serverEntry, upstreamUrl, model) {
   const port = await freePort()
-  const dataDir = mkdtempSync(join(tmpdir(), 'flume-render-bench-'))
+  const dataDir = mkdtempSync(join(tmpdir(), 'flume-page-bench-'))
   let logs = ''
   const child = spawn(process.execPath, [serverEntry], {
     env: {

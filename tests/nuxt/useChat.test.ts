@@ -8,18 +8,7 @@ import { useChats } from '~/composables/useChats'
 import { TEXT_COMMIT_INTERVAL } from '~/utils/text-batcher'
 import { FakeEventSource, lastEventSource, manualClock, manualFrames, stubEventSource } from './helpers/fake-stream'
 import { message, serveChat, uid } from './helpers/data'
-
-async function mountChat(chatId: string) {
-  let chat!: ReturnType<typeof useChat>
-  const Harness = defineComponent({
-    setup() {
-      chat = useChat(chatId)
-      return () => h('div')
-    },
-  })
-  const wrapper = await mountSuspended(Harness)
-  return { chat, wrapper }
-}
+import { mountChat } from './helpers/use-chat'
 
 /** POST .../retry as the server answers it: the failed answer is replaced by a pending one. */
 function serveRetry(chatId: string, stored: Message[], failedId: string) {

@@ -1,21 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { defineComponent, h } from 'vue'
-import { mountSuspended, registerEndpoint } from '@nuxt/test-utils/runtime'
+import { registerEndpoint } from '@nuxt/test-utils/runtime'
 import { readBody, setResponseStatus } from 'h3'
 import type { Message } from '#shared/schemas'
-import { useChat } from '~/composables/useChat'
 import { FakeEventSource, lastEventSource, manualFrames, stubEventSource } from './helpers/fake-stream'
 import { message, serveChat, uid } from './helpers/data'
+import { mountChat } from './helpers/use-chat'
 
-async function mountChat(chatId: string) {
-  let chat!: ReturnType<typeof useChat>
-  const Harness = defineComponent({
-    setup() {
-      chat = useChat(chatId)
-      return () => h('div')
-    },
-  })
-  await mountSuspended(Harness)
+/** The chat as its page shows it: mounted and loaded. */
+async function loadedChat(chatId: string) {
+  const { chat } = await mountChat(chatId)
   await chat.load()
   return chat
 }
@@ -51,7 +44,7 @@ describe('useChat().edit', () => {
         return { userMessage, assistantMessage, streamUrl: `/api/chats/${chatId}/messages/${assistantMessage.id}/stream` }
       },
     })
-    const chat = await mountChat(chatId)
+    const chat = await loadedChat(chatId)
     expect(await chat.edit(editedId, 'Two, better')).toBe(true)
     expect(edits).toEqual([{ id: editedId, content: 'Two, better' }])
     expect(chat.messages.value.map(m => [m.role, m.content])).toEqual([
@@ -76,7 +69,7 @@ describe('useChat().edit', () => {
         return { status: 413, statusText: 'Payload Too Large', message: 'The message is longer than 100000 characters.', data: { code: 'too_large' } }
       },
     })
-    const chat = await mountChat(chatId)
+    const chat = await loadedChat(chatId)
     expect(await chat.edit(stored[0]!.id, 'x')).toBe(false)
     expect(chat.error.value).toEqual({ code: 'too_large', message: 'The message is longer than 100000 characters.' })
     expect(chat.messages.value.map(m => m.content)).toEqual(['One', 'First'])
@@ -98,7 +91,7 @@ describe('useChat().continueAnswer', () => {
         return { assistantMessage: { ...stopped, status: 'pending' }, streamUrl: `/api/chats/${chatId}/messages/${stopped.id}/stream` }
       },
     })
-    const chat = await mountChat(chatId)
+    const chat = await loadedChat(chatId)
     expect(await chat.continueAnswer()).toBe(true)
     expect(calls).toBe(1)
     expect(chat.messages.value).toHaveLength(2)
@@ -113,7 +106,7 @@ describe('useChat().continueAnswer', () => {
   it('does nothing when the last answer is done', async () => {
     const chatId = uid('chat')
     serveChat(chatId, [message(chatId, { role: 'user', content: 'Go' }), message(chatId, { role: 'assistant', content: 'All.' })])
-    const chat = await mountChat(chatId)
+    const chat = await loadedChat(chatId)
     expect(await chat.continueAnswer()).toBe(false)
     expect(FakeEventSource.instances).toHaveLength(0)
   })
