@@ -210,8 +210,14 @@ describe('foreign origins', () => {
     expectError(await env.client.json('DELETE', `/api/chats/${chat.id}`, undefined, h), 403)
     expectError(await env.client.json('POST', `/api/chats/${chat.id}/messages`, { content: 'csrf' }, h), 403)
     expectError(await env.client.json('POST', `/api/chats/${chat.id}/messages/${'A'.repeat(22)}/stop`, undefined, h), 403)
+    for (const action of ['retry', 'continue']) {
+      expectError(await env.client.json('POST', `/api/chats/${chat.id}/messages/${'A'.repeat(22)}/${action}`, undefined, h), 403)
+    }
+    expectError(await env.client.json('POST', `/api/chats/${chat.id}/messages/${'A'.repeat(22)}/edit`, { content: 'csrf' }, h), 403)
+    expectError(await env.client.json('PATCH', `/api/chats/${chat.id}`, { systemPrompt: 'csrf' }, h), 403)
     const after = await getChat(env.client, chat.id)
     expect(after.title).toBe('guarded')
+    expect(after).not.toHaveProperty('systemPrompt')
     expect(after.messages).toEqual([])
     expect(env.fake.completions.length).toBe(before)
   })
