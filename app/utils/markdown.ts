@@ -1,6 +1,7 @@
 import MarkdownIt from 'markdown-it'
 import type Token from 'markdown-it/lib/token.mjs'
 import { highlightCode, highlightPending } from './highlight'
+import { MATH, mathPending, mathPlugin } from './math'
 
 /** Schemes a link in model output may use; anything else stays plain text. */
 const SAFE_SCHEMES = new Set(['http', 'https', 'mailto'])
@@ -13,7 +14,10 @@ function isSafeUrl(url: string): boolean {
 export interface RenderOptions {
   /** The answer has ended: a code fence still open at the end counts as complete. */
   complete?: boolean
-  /** Receives the languages of complete code blocks left plain because their grammar is not loaded yet. */
+  /**
+   * Receives what the HTML waits for: the languages of complete code blocks left plain because
+   * their grammar is not loaded yet, and MATH for formulas shown as source until KaTeX loads.
+   */
   waiting?: Set<string>
 }
 
@@ -56,6 +60,7 @@ function createRenderer(): MarkdownIt {
   // Model output is untrusted: no raw HTML, and only links with a known-safe scheme.
   const md = new MarkdownIt({ html: false, linkify: true, breaks: false })
   md.validateLink = isSafeUrl
+  md.use(mathPlugin)
 
   md.renderer.rules.link_open = (tokens, idx, options, _env, self) => {
     const token = tokens[idx]!
@@ -97,6 +102,11 @@ export function renderMarkdown(source: string, options: RenderOptions = {}): str
   return renderer.render(source, env)
 }
 
+/** Whether something a render waited for (a grammar, KaTeX) can still arrive. */
+function stillPending(awaited: string): boolean {
+  return awaited === MATH ? mathPending() : highlightPending(awaited)
+}
+
 /** The language of a fence opening line, as markdown-it reads it. */
 function openerLanguage(line: string): string {
   renderer ??= createRenderer()
@@ -113,7 +123,7 @@ interface FinishedBlock {
   block: MarkdownBlock
   start: number
   end: number
-  /** Languages this block's code waits for (rendered plain until they load). */
+  /** Languages this block's code waits for, and MATH (rendered plain until they load). */
   waiting: string[]
 }
 
@@ -140,8 +150,9 @@ const LIST_ITEM = /^(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)/
  * A blank line does not end a block when the next line is indented (list item
  * continuations, indented code) or continues a list, so that those render as one piece.
  *
- * Code is highlighted once complete and once its grammar is loaded: `wanted` lists the
- * languages to load, and `refresh()` re-renders, once, the blocks that were waiting.
+ * Code is highlighted once complete and once its grammar is loaded, math typeset once KaTeX
+ * is loaded: `wanted` lists the languages (and MATH) to load, and `refresh()` re-renders,
+ * once, the blocks that were waiting.
  */
 export class IncrementalMarkdown {
   private source = ''
@@ -156,7 +167,7 @@ export class IncrementalMarkdown {
   private tail: MarkdownBlock | null = null
   private tailWaiting: string[] = []
   private complete = false
-  /** Languages seen in code fences that the caller may want to load (see takeWanted()). */
+  /** Languages seen in code fences, and MATH once a formula was met, for the caller to load (see takeWanted()). */
   private wanted = new Set<string>()
   private requested = new Set<string>()
 
@@ -181,7 +192,7 @@ export class IncrementalMarkdown {
     return [...this.wanted].some(lang => !this.requested.has(lang))
   }
 
-  /** Languages seen since the last call that were not asked for before. */
+  /** Languages (and MATH) seen since the last call that were not asked for before. */
   takeWanted(): string[] {
     const langs = [...this.wanted].filter(lang => !this.requested.has(lang))
     for (const lang of langs) this.requested.add(lang)
@@ -189,9 +200,9 @@ export class IncrementalMarkdown {
     return langs
   }
 
-  /** Re-renders the blocks whose code was waiting for a grammar that is now loaded. */
+  /** Re-renders the blocks whose code was waiting for a grammar (or math for KaTeX) that is now loaded. */
   refresh(): MarkdownBlock[] {
-    const ready = (langs: string[]) => langs.length > 0 && !langs.some(highlightPending)
+    const ready = (awaited: string[]) => awaited.length > 0 && !awaited.some(stillPending)
     for (const entry of this.finished) {
       if (!ready(entry.waiting)) continue
       const { html, waiting } = this.renderPiece(this.source.slice(entry.start, entry.end), true)

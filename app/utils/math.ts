@@ -1,0 +1,230 @@
+/**
+ * Math in answers, as the markdown renderer sees it: a markdown-it plugin that finds TeX
+ * (`$…$`, `\(…\)` inline; `$$…$$`, `\[…\]` display) and renders it with KaTeX once KaTeX is
+ * loaded. Until then a formula shows as its TeX source and the render reports MATH as awaited,
+ * so the caller loads KaTeX (math-katex.ts, its own lazy chunk with its CSS and fonts) and
+ * renders the waiting blocks once more. Nothing here imports KaTeX statically.
+ */
+import type MarkdownIt from 'markdown-it'
+import type StateBlock from 'markdown-it/lib/rules_block/state_block.mjs'
+import type StateInline from 'markdown-it/lib/rules_inline/state_inline.mjs'
+
+type KatexModule = typeof import('./math-katex')
+
+/** What a render waits for when it met math before KaTeX was loaded (never a fence language: it has a space). */
+export const MATH = 'tex math'
+
+let katexModule: KatexModule | undefined
+let katexLoading: Promise<KatexModule> | undefined
+
+/** The last few rendered formulas: a formula in a growing block is not typeset again on each update. */
+const cache = new Map<string, string>()
+const CACHE_SIZE = 64
+
+/** True while KaTeX is not loaded. */
+export function mathPending(): boolean {
+  return !katexModule
+}
+
+/** Loads KaTeX; resolves to true when math became renderable by this call. */
+export async function loadMath(): Promise<boolean> {
+  if (katexModule) return false
+  katexLoading ??= import('./math-katex')
+  try {
+    katexModule = await katexLoading
+    return true
+  }
+  catch {
+    // The chunk could not be fetched (offline?): try again with the next formula.
+    katexLoading = undefined
+    return false
+  }
+}
+
+interface MathEnv {
+  waiting?: Set<string>
+  /** False while the text rendered is the growing end of an answer. */
+  complete?: boolean
+  source?: string
+}
+
+function isSpace(ch: string | undefined): boolean {
+  return ch === undefined || /\s/.test(ch)
+}
+
+function isDigit(ch: string | undefined): boolean {
+  return ch !== undefined && ch >= '0' && ch <= '9'
+}
+
+/** Index of `close` in `src` from `from` (before `max`), skipping backslash escapes; -1 if none. */
+function findClose(src: string, from: number, max: number, close: string): number {
+  for (let i = from; i < max; i++) {
+    if (src.startsWith(close, i) && i + close.length <= max) return i
+    if (src[i] === '\\') i++
+  }
+  return -1
+}
+
+/**
+ * Whether an odd number of backticks comes before `pos`: a code span still open, whose closing
+ * backtick has not streamed in yet (`$x$` in it must not flash as math and load KaTeX).
+ */
+function openCodeSpan(src: string, pos: number): boolean {
+  let count = 0
+  for (let i = src.indexOf('`'); i !== -1 && i < pos; i = src.indexOf('`', i + 1)) count++
+  return count % 2 === 1
+}
+
+function pushInline(state: StateInline, silent: boolean, tex: string, open: string, close: string, display: boolean, end: number) {
+  if (!silent) {
+    const token = state.push('math_inline', 'math', 0)
+    token.content = tex
+    token.markup = open
+    token.info = close
+    token.meta = { display }
+  }
+  state.pos = end
+  return true
+}
+
+/**
+ * Inline math. `$…$` follows the usual rules so that prices stay text: no space after the
+ * opening `$`, none before the closing one, the closing `$` not followed by a digit, all on one
+ * line, and the first `$` after the opening one must close it ("costs $5 and $10" is text).
+ * A backtick ends a candidate: code spans bind tighter than math.
+ */
+function mathInline(state: StateInline, silent: boolean): boolean {
+  const { src, pos, posMax: max } = state
+  const ch = src[pos]
+  if (ch === '\\') {
+    const next = src[pos + 1]
+    if (next !== '(' && next !== '[') return false
+    const close = next === '(' ? '\\)' : '\\]'
+    const end = findClose(src, pos + 2, max, close)
+    if (end === -1) return false
+    const tex = src.slice(pos + 2, end)
+    if (!tex.trim() || tex.includes('`')) return false
+    return pushInline(state, silent, tex, `\\${next}`, close, next === '[', end + 2)
+  }
+  if (ch !== '$') return false
+  if (src[pos + 1] === '$') {
+    const end = findClose(src, pos + 2, max, '$$')
+    const tex = end === -1 ? '' : src.slice(pos + 2, end)
+    if (end !== -1 && tex.trim() && !tex.includes('`')) return pushInline(state, silent, tex, '$$', '$$', true, end + 2)
+    // An unclosed `$$` is text, and its second `$` does not open inline math.
+    if (!silent) state.pending += '$$'
+    state.pos += 2
+    return true
+  }
+  if (isSpace(src[pos + 1]) || openCodeSpan(src, pos)) return false
+  for (let i = pos + 1; i < max; i++) {
+    const c = src[i]
+    if (c === '\\') {
+      i++
+      continue
+    }
+    if (c === '\n' || c === '`') return false
+    if (c !== '$') continue
+    if (isSpace(src[i - 1]) || isDigit(src[i + 1])) return false
+    // A `$` that ends a still-growing text may yet be followed by a digit ("$20-$" → "$20-$30").
+    if (i + 1 === max && (state.env as MathEnv | undefined)?.complete === false && state.env.source?.trimEnd().endsWith(src.slice(pos, max))) return false
+    return pushInline(state, silent, src.slice(pos + 1, i), '$', '$', false, i + 1)
+  }
+  return false
+}
+
+/**
+ * Display math on its own lines: `$$` or `\[` opens it at the start of a line, and a line
+ * ending with `$$` or `\]` closes it (the same line for a one-line formula). A blank line
+ * before the closing delimiter means it is not math (yet): a streaming answer shows the
+ * source until the closing line arrives, and an unclosed `$$` never swallows what follows.
+ */
+function mathBlock(state: StateBlock, startLine: number, endLine: number, silent: boolean): boolean {
+  if (state.sCount[startLine]! - state.blkIndent >= 4) return false
+  const src = state.src
+  const start = state.bMarks[startLine]! + state.tShift[startLine]!
+  const open = src.startsWith('$$', start) ? '$$' : src.startsWith('\\[', start) ? '\\[' : null
+  if (!open) return false
+  const close = open === '$$' ? '$$' : '\\]'
+  const closes = (text: string) => text.endsWith(close) && text[text.length - close.length - 1] !== '\\'
+  const first = src.slice(start + 2, state.eMarks[startLine]).trimEnd()
+  const lines: string[] = []
+  let line = startLine
+  if (first.length >= close.length && closes(first)) {
+    lines.push(first.slice(0, -close.length))
+  }
+  else {
+    lines.push(first)
+    let found = false
+    for (line = startLine + 1; line < endLine; line++) {
+      if (state.isEmpty(line) || state.sCount[line]! < state.blkIndent) return false
+      const text = src.slice(state.bMarks[line]! + state.tShift[line]!, state.eMarks[line]).trimEnd()
+      if (closes(text)) {
+        lines.push(text.slice(0, -close.length))
+        found = true
+        break
+      }
+      lines.push(text)
+    }
+    if (!found) return false
+  }
+  const tex = lines.join('\n')
+  if (!tex.trim()) return false
+  if (silent) return true
+  const token = state.push('math_block', 'math', 0)
+  token.block = true
+  token.content = tex
+  token.markup = open
+  token.info = close
+  token.map = [startLine, line + 1]
+  state.line = line + 1
+  return true
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+}
+
+/** KaTeX's HTML for a formula, or undefined while KaTeX is not loaded (or when it failed on it). */
+function typeset(tex: string, display: boolean): string | undefined {
+  if (!katexModule) return undefined
+  const key = `${display ? 'D' : 'I'}${tex}`
+  const hit = cache.get(key)
+  if (hit !== undefined) return hit
+  let html: string
+  try {
+    html = katexModule.katexRender(tex, display)
+  }
+  catch {
+    // throwOnError is off, so this is KaTeX failing in some other way: leave the source.
+    return undefined
+  }
+  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!)
+  cache.set(key, html)
+  return html
+}
+
+function renderFormula(tex: string, open: string, close: string, display: boolean, block: boolean, env: MathEnv | undefined): string {
+  const html = typeset(tex, display)
+  if (html === undefined && mathPending()) env?.waiting?.add(MATH)
+  const body = html ?? escapeHtml(open + tex + close)
+  const cls = html === undefined ? ' math-source' : ''
+  return block
+    ? `<div class="math-display${cls}">${body}</div>\n`
+    : `<span class="math-inline${cls}">${body}</span>`
+}
+
+/** Adds math to a markdown-it instance (see the rules above for the syntax). */
+export function mathPlugin(md: MarkdownIt): void {
+  // Before `escape`, which would otherwise turn `\(` into `(`.
+  md.inline.ruler.before('escape', 'math_inline', mathInline)
+  md.block.ruler.before('fence', 'math_block', mathBlock, { alt: ['paragraph', 'reference', 'blockquote', 'list'] })
+  md.renderer.rules.math_inline = (tokens, idx, _options, env: MathEnv | undefined) => {
+    const token = tokens[idx]!
+    return renderFormula(token.content, token.markup, token.info, !!token.meta?.display, false, env)
+  }
+  md.renderer.rules.math_block = (tokens, idx, _options, env: MathEnv | undefined) => {
+    const token = tokens[idx]!
+    return renderFormula(token.content, token.markup, token.info, true, true, env)
+  }
+}
