@@ -24,12 +24,12 @@
 //   upstream writing its last chunk to the final words being on screen.
 
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import http from 'node:http'
 import { join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import { launchChromium, newPage as newBarePage, startFlume, typeAndEnter, waitAnswerDone, waitHydrated } from './lib/browser.mjs'
+import { startPacedUpstream } from './lib/paced-upstream.mjs'
 
 const root = resolve(import.meta.dirname, '..')
 const { values: args } = parseArgs({
@@ -149,87 +149,21 @@ async function startUpstream() {
   const long = longMarkdown(LONG_CHARS)
   const longTokens = tokenize(long)
   const state = { lastChunkAt: 0, longRequests: 0 }
-  const created = Math.floor(Date.now() / 1000)
-  const frame = (id, delta, finish = null) =>
-    `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: MODEL, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`
-
-  const server = http.createServer((req, res) => {
-    if (req.method === 'GET' && req.url?.startsWith('/v1/models')) {
-      res.writeHead(200, { 'content-type': 'application/json' })
-      res.end(JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model', created, owned_by: 'bench' }] }))
-      return
-    }
-    if (req.method !== 'POST' || !req.url?.startsWith('/v1/chat/completions')) {
-      res.writeHead(404, { 'content-type': 'application/json' })
-      res.end(JSON.stringify({ error: { message: 'not found' } }))
-      return
-    }
-    const body = []
-    req.on('data', c => body.push(c))
-    req.on('end', () => {
-      const request = JSON.parse(Buffer.concat(body).toString('utf8'))
-      const last = [...(request.messages ?? [])].reverse().find(m => m.role === 'user')?.content ?? ''
-      const id = `chatcmpl-${Math.random().toString(36).slice(2)}`
-      if (!request.stream) {
-        res.writeHead(200, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({
-          id, object: 'chat.completion', created, model: MODEL,
-          choices: [{ index: 0, message: { role: 'assistant', content: 'Benchmark chat' }, finish_reason: 'stop' }],
-          usage: { prompt_tokens: 10, completion_tokens: 2, total_tokens: 12 },
-        }))
-        return
-      }
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'connection': 'keep-alive' })
-      res.flushHeaders()
-      let closed = false
-      res.on('close', () => {
-        closed = true
-      })
-      const end = () => {
-        res.write(frame(id, {}, 'stop'))
-        if (request.stream_options?.include_usage) {
-          res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: MODEL, choices: [], usage: { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 } })}\n\n`)
-        }
-        res.end('data: [DONE]\n\n')
-      }
-      if (!String(last).includes(LONG_TAG)) {
-        // Answers at once: the whole short answer in the first writes.
-        res.write(frame(id, { role: 'assistant', content: '' }))
-        for (const t of ['Hello', ' there!', ' This', ' is', ' a', ' quick', ' answer.']) res.write(frame(id, { content: t }))
-        end()
-        return
-      }
+  const upstream = await startPacedUpstream({
+    model: MODEL,
+    tag: LONG_TAG,
+    tokens: longTokens,
+    tokensPerS: TOKENS_PER_S,
+    quick: ['Hello', ' there!', ' This', ' is', ' a', ' quick', ' answer.'],
+    title: 'Benchmark chat',
+    onStart() {
       state.longRequests++
-      res.write(frame(id, { role: 'assistant', content: '' }))
-      // One SSE event per token, written in 10 ms ticks on a drift-free schedule.
-      const tickMs = 10
-      const start = performance.now()
-      let sent = 0
-      const tick = () => {
-        if (closed) return
-        const due = Math.min(longTokens.length, Math.round(((performance.now() - start) / 1000) * TOKENS_PER_S) + 1)
-        let out = ''
-        while (sent < due) out += frame(id, { content: longTokens[sent++] })
-        if (out) res.write(out)
-        if (sent >= longTokens.length) {
-          state.lastChunkAt = wallNow()
-          end()
-          return
-        }
-        setTimeout(tick, Math.max(0, start + (Math.floor((performance.now() - start) / tickMs) + 1) * tickMs - performance.now()))
-      }
-      tick()
-    })
+    },
+    onEnd() {
+      state.lastChunkAt = wallNow()
+    },
   })
-  await new Promise(r => server.listen(0, '127.0.0.1', r))
-  const { port } = server.address()
-  return {
-    url: `http://127.0.0.1:${port}/v1`,
-    state,
-    long,
-    longTokens: longTokens.length,
-    close: () => new Promise(r => server.close(r)),
-  }
+  return { ...upstream, state, long, longTokens: longTokens.length }
 }
 
 // ---------------------------------------------------------------------------------------------

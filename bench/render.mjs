@@ -15,10 +15,10 @@
 // the text before it). See bench/README.md for what is and is not counted.
 
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import http from 'node:http'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { launchChromium, newPage, startFlume, typeAndEnter, waitAnswerDone, waitHydrated } from './lib/browser.mjs'
+import { startPacedUpstream } from './lib/paced-upstream.mjs'
 
 const root = resolve(import.meta.dirname, '..')
 const { values: args } = parseArgs({
@@ -145,84 +145,26 @@ function answerMarkdown(tokens) {
 async function startUpstream(answer) {
   const tokens = tokenize(answer)
   const run = { sentAt: new Float64Array(tokens.length), done: false }
-  const created = Math.floor(Date.now() / 1000)
-  const chunk = (id, delta, finish = null) =>
-    `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: MODEL, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`
-  const server = http.createServer((req, res) => {
-    if (req.method === 'GET' && req.url?.startsWith('/v1/models')) {
-      res.writeHead(200, { 'content-type': 'application/json' })
-      res.end(JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model', created, owned_by: 'bench' }] }))
-      return
-    }
-    if (req.method !== 'POST' || !req.url?.startsWith('/v1/chat/completions')) {
-      res.writeHead(404, { 'content-type': 'application/json' })
-      res.end('{"error":{"message":"not found"}}')
-      return
-    }
-    const body = []
-    req.on('data', c => body.push(c))
-    req.on('end', () => {
-      const request = JSON.parse(Buffer.concat(body).toString('utf8'))
-      const last = [...(request.messages ?? [])].reverse().find(m => m.role === 'user')?.content ?? ''
-      const id = `chatcmpl-${Math.random().toString(36).slice(2)}`
-      if (!request.stream) {
-        res.writeHead(200, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({
-          id, object: 'chat.completion', created, model: MODEL,
-          choices: [{ index: 0, message: { role: 'assistant', content: 'Render bench' }, finish_reason: 'stop' }],
-          usage: { prompt_tokens: 10, completion_tokens: 2, total_tokens: 12 },
-        }))
-        return
-      }
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
-      res.flushHeaders()
-      let closed = false
-      res.on('close', () => {
-        closed = true
-      })
-      const end = () => {
-        res.write(chunk(id, {}, 'stop'))
-        res.end('data: [DONE]\n\n')
-      }
-      res.write(chunk(id, { role: 'assistant', content: '' }))
-      if (!String(last).includes(TAG)) {
-        for (const t of ['Ready', ' when', ' you', ' are.']) res.write(chunk(id, { content: t }))
-        end()
-        return
-      }
+  const upstream = await startPacedUpstream({
+    model: MODEL,
+    tag: TAG,
+    tokens,
+    tokensPerS: TOKENS_PER_S,
+    quick: ['Ready', ' when', ' you', ' are.'],
+    title: 'Render bench',
+    onStart() {
       run.sentAt.fill(0)
       run.done = false
-      const tickMs = 10
-      const start = performance.now()
-      let sent = 0
-      const tick = () => {
-        if (closed) return
-        const due = Math.min(tokens.length, Math.round(((performance.now() - start) / 1000) * TOKENS_PER_S) + 1)
-        let out = ''
-        const first = sent
-        while (sent < due) out += chunk(id, { content: tokens[sent++] })
-        if (out) {
-          res.write(out)
-          const now = monoUs()
-          for (let i = first; i < sent; i++) run.sentAt[i] = now
-        }
-        if (sent >= tokens.length) {
-          end()
-          run.done = true
-          return
-        }
-        setTimeout(tick, Math.max(0, start + (Math.floor((performance.now() - start) / tickMs) + 1) * tickMs - performance.now()))
-      }
-      tick()
-    })
+    },
+    onWrite(first, end) {
+      const now = monoUs()
+      for (let i = first; i < end; i++) run.sentAt[i] = now
+    },
+    onEnd() {
+      run.done = true
+    },
   })
-  await new Promise(r => server.listen(0, '127.0.0.1', r))
-  return {
-    url: `http://127.0.0.1:${server.address().port}/v1`,
-    tokens: tokens.length,
-    run,
-    close: () => new Promise(r => server.close(r)),
-  }
+  return { ...upstream, tokens: tokens.length, run }
 }
 
 // ---------------------------------------------------------------------------------------------
