@@ -16,18 +16,10 @@ import {
   waitForHydration,
   pieces,
   useBrowserEnv,
+  watchRequests,
 } from './support'
 
 const env = useBrowserEnv()
-
-/** Every JavaScript URL the page asks for (scripts, preloads and prefetches alike), in order. */
-function watchScripts(page: Page): string[] {
-  const urls: string[] = []
-  page.on('request', (req) => {
-    if (new URL(req.url()).pathname.endsWith('.js')) urls.push(req.url())
-  })
-  return urls
-}
 
 /** Whether one of `urls` is a piece of shiki (its theme names appear only in the highlighter's chunks). */
 async function anyShiki(page: Page, urls: string[]): Promise<boolean> {
@@ -43,7 +35,7 @@ const TS_CODE = 'interface User {\n  name: string\n}\nconst answer: number = 42'
 describe('code highlighting', () => {
   it('fetches shiki only once a code block appears, and colours the block once it is complete', async () => {
     const { page } = env.tp
-    const scripts = watchScripts(page)
+    const scripts = watchRequests(page, /\.js$/)
     env.fake.enqueue({ chunks: pieces('No code here, just `inline code`, a list:\n\n- one\n- two\n\nand **bold**.', 6), delayMs: 2 })
     await visit(page, '/')
     await sendMessage(page, 'Anything without code')

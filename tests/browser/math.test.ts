@@ -18,18 +18,10 @@ import {
   waitForHydration,
   pieces,
   useBrowserEnv,
+  watchRequests,
 } from './support'
 
 const env = useBrowserEnv()
-
-/** Every script, stylesheet and font URL the page asks for, in order. */
-function watchAssets(page: Page): string[] {
-  const urls: string[] = []
-  page.on('request', (req) => {
-    if (/\.(?:m?js|css|woff2?|ttf)$/.test(new URL(req.url()).pathname)) urls.push(req.url())
-  })
-  return urls
-}
 
 /** The URLs among `urls` that are a piece of KaTeX: its code, its stylesheet or a font. */
 async function katexAssets(page: Page, urls: string[]): Promise<string[]> {
@@ -53,7 +45,7 @@ const DISPLAY = '$$\n\\int_0^1 x^2\\,dx = \\frac{1}{3}\n$$\n'
 describe('math', () => {
   it('fetches KaTeX only once math appears, shows an open $$ block as source, then typesets it', async () => {
     const { page } = env.tp
-    const assets = watchAssets(page)
+    const assets = watchRequests(page, /\.(?:m?js|css|woff2?|ttf)$/)
     env.fake.enqueue({ chunks: pieces('No math here: it costs $5 and $10, `echo $HOME`, and **bold**.', 6), delayMs: 2 })
     await visit(page, '/')
     await sendMessage(page, 'Anything without math')

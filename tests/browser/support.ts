@@ -389,3 +389,12 @@ export async function seedChat(page: Page, title: string, questions: string[] = 
   }
   return chat
 }
+
+/** Every URL the page requests whose path matches `path`, in order, from now on. */
+export function watchRequests(page: Page, path: RegExp): string[] {
+  const urls: string[] = []
+  page.on('request', (req) => {
+    if (path.test(new URL(req.url()).pathname)) urls.push(req.url())
+  })
+  return urls
+}
