@@ -92,6 +92,8 @@ export function useChat(chatId: string) {
     try {
       const { messages: stored, ...rest } = await fetchChat()
       chat.value = rest
+      // Followed again meanwhile (Continue keeps the id): that stream says how it ends.
+      if (streams.has(messageId)) return
       const fresh = stored.find(m => m.id === messageId)
       if (fresh && !isLive(fresh)) {
         replace(fresh)
@@ -103,7 +105,7 @@ export function useChat(chatId: string) {
       void refreshNuxtData('chats')
     }
     const message = find(messageId)
-    if (message && isLive(message)) Object.assign(message, fallback)
+    if (message && isLive(message) && !streams.has(messageId)) Object.assign(message, fallback)
   }
 
   function onFrame(messageId: string, event: MessageEvent<string>) {
@@ -192,7 +194,11 @@ export function useChat(chatId: string) {
     return true
   }
 
-  /** One request that starts an answer at a time; its failure is shown as the chat's error. */
+  /**
+   * One request that starts an answer at a time; its failure is shown as the chat's error. A
+   * conflict means the chat changed elsewhere (another tab continued or replaced the answer):
+   * it is loaded again, following whatever runs now.
+   */
   async function submit(request: () => Promise<void>, failure: string): Promise<boolean> {
     if (submitting.value) return false
     submitting.value = true
@@ -203,6 +209,7 @@ export function useChat(chatId: string) {
     }
     catch (err) {
       error.value = apiError(err, failure)
+      if ((err as { statusCode?: number } | null)?.statusCode === 409) await load().catch(() => {})
       return false
     }
     finally {

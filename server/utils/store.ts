@@ -160,10 +160,14 @@ export const messageStore = {
    */
   async editExchange(owner: string, chat: Chat, messageId: string, content: string, model: string, assistantId = newId(), rememberModel = false): Promise<Exchange | undefined> {
     const db = await useDb()
-    const edited = await db.prepare(`SELECT position FROM messages WHERE id = ? AND chat_id = ? AND owner = ? AND role = 'user'`)
-      .get(messageId, chat.id, owner) as { position: number } | undefined
+    const edited = await db.prepare(`SELECT position, content FROM messages WHERE id = ? AND chat_id = ? AND owner = ? AND role = 'user'`)
+      .get(messageId, chat.id, owner) as { position: number, content: string } | undefined
     if (!edited) return undefined
-    const { statements, exchange } = exchangeStatements(owner, chat, content, model, assistantId, rememberModel)
+    const first = await db.prepare(`SELECT MIN(position) AS position FROM messages WHERE chat_id = ? AND owner = ? AND role = 'user'`)
+      .get(chat.id, owner) as { position: number | null }
+    // The first question gets new words: a title made from the old ones follows them.
+    const retitle = Number(first.position) === Number(edited.position) && automaticTitles(edited.content).includes(chat.title)
+    const { statements, exchange } = exchangeStatements(owner, retitle ? { ...chat, title: DEFAULT_TITLE } : chat, content, model, assistantId, rememberModel)
     await runBatch(db, [
       ['DELETE FROM messages WHERE chat_id = ? AND owner = ? AND position >= ?', chat.id, owner, edited.position],
       ...statements,
@@ -193,15 +197,16 @@ export const messageStore = {
   /**
    * Continue: the chat's last answer, once it ended in `error` or `stopped`, becomes `pending`
    * again with its text and usage kept; the new text will be appended. Undefined when it is not
-   * the last answer or did not end that way.
+   * the last answer, did not end that way, or its text is no longer `content`.
    */
-  async reopenAnswer(owner: string, chatId: string, messageId: string): Promise<Message | undefined> {
+  async reopenAnswer(owner: string, chatId: string, messageId: string, content: string): Promise<Message | undefined> {
     const db = await useDb()
     const now = Date.now()
-    const reopened = `id = ? AND chat_id = ? AND owner = ? AND role = 'assistant' AND status IN ('error', 'stopped')
+    // Only if its text is still `content`, the text the continuation is seeded with.
+    const reopened = `id = ? AND chat_id = ? AND owner = ? AND role = 'assistant' AND status IN ('error', 'stopped') AND content = ?
       AND position = (SELECT MAX(position) FROM messages WHERE chat_id = ?)`
     const res = await db.prepare(`UPDATE messages SET status = 'pending', error_code = NULL, error_message = NULL WHERE ${reopened}`)
-      .run(messageId, chatId, owner, chatId) as { changes?: number }
+      .run(messageId, chatId, owner, content, chatId) as { changes?: number }
     if (Number(res.changes ?? 0) === 0) return undefined
     await db.prepare('UPDATE chats SET updated_at = ? WHERE id = ? AND owner = ?').run(now, chatId, owner)
     return this.get(owner, chatId, messageId)

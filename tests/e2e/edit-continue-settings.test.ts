@@ -98,6 +98,25 @@ describe('POST .../messages/:messageId/edit', () => {
     expect(lastRequest().messages.map(t => t.content)).toEqual(['First question', stored.messages[1]!.content, 'Second question, better'])
   })
 
+  it('editing the first question gives the chat a title from the new words, unless the person named it', async () => {
+    const { chat, userMessage, assistantMessage } = await chatAndSend(env.client, 'Tell me about volcanoes')
+    await waitFinal(env.client, chat.id, assistantMessage.id)
+    expect((await getChat(env.client, chat.id)).title).toBe('Tell me about volcanoes')
+    const edit = async (id: string, content: string) => {
+      const res = await env.client.json('POST', `/api/chats/${chat.id}/messages/${id}/edit`, { content })
+      expect(res.status, res.text).toBe(202)
+      const exchange = PostMessageResponseSchema.parse(res.body)
+      await waitFinal(env.client, chat.id, exchange.assistantMessage.id)
+      return exchange
+    }
+    const edited = await edit(userMessage.id, 'Tell me about glaciers')
+    expect((await getChat(env.client, chat.id)).title).toBe('Tell me about glaciers')
+
+    await env.client.json('PATCH', `/api/chats/${chat.id}`, { title: 'Earth science' })
+    await edit(edited.userMessage.id, 'Tell me about deserts')
+    expect((await getChat(env.client, chat.id)).title).toBe('Earth science')
+  })
+
   it('stops an answer still running before replacing it, and aborts its upstream request', async () => {
     const before = env.fake.completions.length
     env.fake.enqueue(slow(200))
@@ -158,7 +177,7 @@ describe('POST .../messages/:messageId/continue', () => {
     expect((await getChat(env.client, chat.id)).messages).toHaveLength(2)
   })
 
-  it('continues a stopped answer, counting the tokens of both calls', async () => {
+  it('continues a stopped answer; a stopped call reports no usage, so the continuation\'s is stored', async () => {
     const gate = createGate()
     env.fake.enqueue({ chunks: ['One ', 'two ', 'three '], pauseAfter: 2, until: gate.promise, usage: { prompt_tokens: 4, completion_tokens: 2 } })
     const first = env.fake.completions.length

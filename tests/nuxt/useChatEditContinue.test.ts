@@ -3,7 +3,7 @@ import { registerEndpoint } from '@nuxt/test-utils/runtime'
 import { readBody, setResponseStatus } from 'h3'
 import type { Message } from '#shared/schemas'
 import { FakeEventSource, lastEventSource, manualFrames, stubEventSource } from './helpers/fake-stream'
-import { message, serveChat, uid } from './helpers/data'
+import { chatOf, message, serveChat, uid } from './helpers/data'
 import { mountChat } from './helpers/use-chat'
 
 /** The chat as its page shows it: mounted and loaded. */
@@ -109,5 +109,67 @@ describe('useChat().continueAnswer', () => {
     const chat = await loadedChat(chatId)
     expect(await chat.continueAnswer()).toBe(false)
     expect(FakeEventSource.instances).toHaveLength(0)
+  })
+})
+
+describe('useChat: Continue racing the end of the stopped stream', () => {
+  it('a late look at the stored chat does not end the continued answer', async () => {
+    const chatId = uid('chat')
+    const answer = message(chatId, { role: 'assistant', content: 'Half ', status: 'streaming' })
+    const stored: Message[] = [message(chatId, { role: 'user', content: 'Go' }), answer]
+    let gets = 0
+    let release!: () => void
+    const slow = new Promise<void>(resolve => (release = resolve))
+    registerEndpoint(`/api/chats/${chatId}`, {
+      method: 'GET',
+      handler: async () => {
+        // The first GET loads the page; the one after [DONE] is slow and sees the stopped answer.
+        if (++gets === 1) return chatOf(chatId, stored)
+        await slow
+        return chatOf(chatId, stored.map(m => (m.id === answer.id ? { ...m, status: 'stopped' as const } : m)))
+      },
+    })
+    registerEndpoint(`/api/chats/${chatId}/messages/${answer.id}/continue`, {
+      method: 'POST',
+      handler: () => ({ assistantMessage: { ...answer, status: 'pending' }, streamUrl: `/api/chats/${chatId}/messages/${answer.id}/stream` }),
+    })
+    const chat = await loadedChat(chatId)
+    const first = lastEventSource()
+    first.frame('[DONE]', 5)
+    expect(first.closed).toBe(true)
+    // The stop landed: the answer shows as stopped, and Continue follows it again.
+    chat.messages.value[1]!.status = 'stopped'
+    expect(await chat.continueAnswer()).toBe(true)
+    const second = lastEventSource()
+    expect(second).not.toBe(first)
+    release()
+    await vi.waitFor(() => expect(gets).toBe(2))
+    await new Promise(resolve => setTimeout(resolve, 20))
+    expect(chat.messages.value[1]!.status).toBe('pending')
+    expect(chat.status.value).toBe('streaming')
+    second.frame({ type: 'delta', text: 'and the rest.' }, 18)
+    frames.run()
+    expect(chat.messages.value[1]!.content).toBe('Half and the rest.')
+  })
+
+  it('when the answer was continued elsewhere (409), loads the chat again and follows it', async () => {
+    const chatId = uid('chat')
+    const answer = message(chatId, { role: 'assistant', content: 'Half ', status: 'stopped' })
+    const stored: Message[] = [message(chatId, { role: 'user', content: 'Go' }), answer]
+    serveChat(chatId, stored)
+    registerEndpoint(`/api/chats/${chatId}/messages/${answer.id}/continue`, {
+      method: 'POST',
+      handler: (event) => {
+        setResponseStatus(event, 409)
+        return { status: 409, statusText: 'Conflict', message: 'Only the last answer can be continued, once it has stopped or failed.', data: { code: 'not_continuable' } }
+      },
+    })
+    const chat = await loadedChat(chatId)
+    // Another tab continued it meanwhile.
+    stored[1] = { ...answer, status: 'streaming', content: 'Half and ' }
+    expect(await chat.continueAnswer()).toBe(false)
+    expect(chat.error.value?.code).toBe('not_continuable')
+    expect(chat.messages.value[1]).toMatchObject({ status: 'streaming', content: 'Half and ' })
+    expect(lastEventSource().url).toBe(`/api/chats/${chatId}/messages/${answer.id}/stream?offset=9`)
   })
 })

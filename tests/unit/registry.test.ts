@@ -6,12 +6,12 @@ import type { RunFinal } from '../../server/utils/run'
 const job = { chatId: 'c', owner: 'o', model: 'm' }
 
 /** A registry whose "database" is a map and whose model is an async generator we control. */
-function setup(model: (signal: AbortSignal) => AsyncIterable<CompletionPart>) {
+function setup(model: (signal: AbortSignal, request: Parameters<GenerationIO['complete']>[0]) => AsyncIterable<CompletionPart>) {
   const saved = new Map<string, string>()
   const finished = new Map<string, RunFinal & { content: string }>()
   const io: GenerationIO = {
     saveIntervalMs: 20,
-    complete: ({ signal }) => model(signal),
+    complete: request => model(request.signal, request),
     claim: async () => true,
     history: async () => [{ role: 'user', content: 'hi' }],
     saveProgress: async (items) => {
@@ -140,5 +140,21 @@ describe('MemoryRunRegistry.onFinished', () => {
     const run = registry.reserve('m1', 'o')
     await registry.launch(run, job)
     expect(seen).toEqual([{ ...job, messageId: 'm1', content: 'ab', final: { status: 'done', usage: { promptTokens: 2, completionTokens: 2 } } }])
+  })
+
+  it('continues an answer: readers get the old text first, the model sees it, and the usage adds up', async () => {
+    let sent: { role: string, content: string }[] = []
+    const { registry, finished } = setup((signal, request) => {
+      sent = request.messages
+      return words(['c', 'd'], 1, signal)
+    })
+    const run = registry.reserve('m1', 'o', 'a b ')
+    const reader = registry.attach('m1', 0)!
+    const final = await registry.launch(run, { ...job, systemPrompt: 'Be brief.', continuation: { text: 'a b ', usage: { promptTokens: 5, completionTokens: 3 } } })
+    expect(final).toMatchObject({ status: 'done', usage: { promptTokens: 7, completionTokens: 5 } })
+    expect(finished.get('m1')?.content).toBe('a b cd')
+    expect((await reader.next()).text).toBe('a b cd')
+    expect(sent.slice(0, 3)).toEqual([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hi' }, { role: 'assistant', content: 'a b ' }])
+    expect(sent[3]).toMatchObject({ role: 'user' })
   })
 })

@@ -15,7 +15,7 @@ export default defineEventHandler(async (event): Promise<RetryResponse> => {
 
   const model = chat.model ?? answer.model ?? await resolveDefaultModel()
   const job = { ...jobFor(chat, owner, model), continuation: { text: answer.content, usage: answer.usage } }
-  const assistantMessage = await startAnswer(event, { id: messageId, job }, () => messageStore.reopenAnswer(owner, chatId, messageId))
+  const assistantMessage = await startAnswer(event, { id: messageId, job }, () => messageStore.reopenAnswer(owner, chatId, messageId, answer.content))
   if (!assistantMessage) throw httpError(409, 'not_continuable', 'Only the last answer can be continued, once it has stopped or failed.')
   return { assistantMessage, streamUrl: streamUrlFor(chatId, messageId) }
 })

@@ -56,8 +56,13 @@ function requestedOffset(event: Parameters<typeof getQuery>[0]): number | undefi
 async function adoptOrphan(message: Message, owner: string, chatId: string): Promise<Message> {
   const runs = useRuns()
   if (message.status === 'pending' && await messageStore.claim(message.id)) {
-    const run = runs.reserve(message.id, owner)
-    void runs.launch(run, { chatId, owner, model: message.model ?? await resolveDefaultModel() })
+    const chat = await chatStore.get(owner, chatId)
+    const model = message.model ?? chat?.model ?? await resolveDefaultModel()
+    const job = chat ? jobFor(chat, owner, model) : { chatId, owner, model }
+    // A pending answer that already has text was reopened by Continue: it goes on from there.
+    const continuation = message.content ? { text: message.content, usage: message.usage } : undefined
+    const run = runs.reserve(message.id, owner, continuation?.text)
+    void runs.launch(run, continuation ? { ...job, continuation } : job)
     return message
   }
   if (message.status === 'streaming') {
