@@ -101,7 +101,8 @@ export function useChats() {
 
   async function rename(chatId: string, title: string): Promise<Chat> {
     const chat = await $fetch<Chat>(`/api/chats/${encodeURIComponent(chatId)}`, { method: 'PATCH', body: { title } })
-    data.value = data.value.map(c => (c.id === chatId ? chat : c))
+    // Merged: the answer is no less running (`streaming`) for the chat's new name.
+    data.value = data.value.map(c => (c.id === chatId ? { ...c, ...chat } : c))
     return chat
   }
 

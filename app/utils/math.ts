@@ -35,7 +35,8 @@ export async function loadMath(): Promise<boolean> {
     return true
   }
   catch {
-    // The chunk could not be fetched (offline?): try again with the next formula.
+    // The chunk could not be fetched (offline?): the next answer with math tries again; this
+    // one keeps its formulas as TeX source.
     katexLoading = undefined
     return false
   }

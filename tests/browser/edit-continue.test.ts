@@ -26,6 +26,8 @@ const env = useBrowserEnv({ FLUME_SAVE_INTERVAL_MS: '200' })
 
 type Turn = { role: string, content: string }
 const lastSent = () => env.fake.completions.at(-1)!.body as { messages: Turn[], temperature?: number }
+/** The accessible name (aria-label) of the focused element, or its tag. */
+const focusedName = (page: Page) => page.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.tagName)
 const userTexts = (page: Page) => articles(page, 'user').locator('.message-user-text').allInnerTexts()
 
 async function startChat(page: Page, question: string) {
@@ -57,6 +59,8 @@ describe('edit and resend', () => {
     await page.screenshot({ path: resolve(screenshotDir, 'chat-1280-edit.png') })
     await editor.fill('Capital of Germany?')
     await editor.press('Enter')
+    // The editor went away with the old question: typing goes on in the composer.
+    await until(() => focusedName(page), name => name === 'Message', { what: 'the composer focused' })
 
     await until(() => articles(page).count(), n => n === 2, { what: 'the later messages gone' })
     await waitForAssistantStatus(page, 'done')
@@ -103,6 +107,7 @@ describe('Continue', () => {
 
     env.fake.enqueue({ chunks: ['and ', 'that ', 'is ', 'all.'] })
     await lastAssistant(page).getByRole('button', { name: 'Continue' }).click()
+    await until(() => focusedName(page), name => name === 'Message', { what: 'the composer focused' })
     await waitForAssistantStatus(page, 'done')
     expect(await answerText(lastAssistant(page))).toBe(`${before}and that is all.`.trim())
     expect(await articles(page, 'assistant').count()).toBe(1)

@@ -126,6 +126,24 @@ describe('ChatSidebar', () => {
     expect(wrapper.find('input[aria-label^="New title"]').exists()).toBe(false)
   })
 
+  it('a chat renamed while it answers keeps its answering mark', async () => {
+    const target = { ...chat('Busy'), streaming: true }
+    registerEndpoint('/api/chats', { method: 'GET', handler: () => [target] })
+    registerEndpoint(`/api/chats/${target.id}`, {
+      method: 'PATCH',
+      // As the server answers a PATCH: the chat without the list-only `streaming` field.
+      handler: async event => ({ ...chat('x'), id: target.id, title: (await readBody<{ title: string }>(event)).title }),
+    })
+    const wrapper = await mountSidebar()
+    await vi.waitFor(() => expect(wrapper.findAll('.item-streaming')).toHaveLength(1))
+    await button(wrapper, 'Rename chat: Busy').trigger('click')
+    const input = wrapper.get('input[aria-label="New title for Busy"]')
+    await input.setValue('Still busy')
+    await input.trigger('keydown', { key: 'Enter' })
+    await vi.waitFor(() => expect(titles(wrapper)).toEqual(['Still busy']))
+    expect(wrapper.findAll('.item-streaming')).toHaveLength(1)
+  })
+
   it('deletes only after an inline confirmation', async () => {
     const [keep, gone] = [chat('Keep me'), chat('Delete me', 1000)]
     let chats = [keep, gone]

@@ -59,6 +59,9 @@ describe('ChatThread live announcements', () => {
     expect(await said()).toBe('Answer started')
     await wrapper.setProps({ messages: [question, { ...again, status: 'stopped', content: 'Pa' }] })
     expect(await said()).toBe('Answer stopped')
+    // Continue: the same answer goes on.
+    await wrapper.setProps({ messages: [question, { ...again, status: 'pending', content: 'Pa' }] })
+    expect(await said()).toBe('Answer started')
   })
 
   it('says nothing about answers that were already over when the chat opened', async () => {
