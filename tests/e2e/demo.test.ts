@@ -38,7 +38,7 @@ describe('the demo model (no OPENAI_API_KEY, no OPENAI_BASE_URL)', () => {
   })
 
   it('can be stopped like a real model', async () => {
-    const slow = await startFlume({ FLUME_DEMO_DELAY_MS: '40' })
+    const slow = await startFlume({ FLUME_DEMO_DELAY_MS: '15' })
     try {
       const client = createClient(slow.url)
       const { chat, assistantMessage, streamUrl } = await chatAndSend(client, 'stop me')
