@@ -43,6 +43,10 @@ const MIGRATIONS: string[][] = [
     `ALTER TABLE chats ADD COLUMN system_prompt TEXT`,
     `ALTER TABLE chats ADD COLUMN temperature REAL`,
   ],
+  // 4: where the title came from: NULL automatic (first words), 'generated' (by the model), 'user'.
+  [
+    `ALTER TABLE chats ADD COLUMN title_source TEXT`,
+  ],
 ]
 
 let ready: Promise<Database> | undefined

@@ -99,7 +99,7 @@ export const chatStore = {
     const db = await useDb()
     const statements: Statement[] = []
     if (changes.title !== undefined) {
-      statements.push(['UPDATE chats SET title = ?, updated_at = ? WHERE id = ? AND owner = ?', changes.title, Date.now(), chatId, owner])
+      statements.push([`UPDATE chats SET title = ?, title_source = 'user', updated_at = ? WHERE id = ? AND owner = ?`, changes.title, Date.now(), chatId, owner])
     }
     for (const [key, column] of SETTING_COLUMNS) {
       const value = changes[key]
@@ -165,8 +165,12 @@ export const messageStore = {
     if (!edited) return undefined
     const first = await db.prepare(`SELECT MIN(position) AS position FROM messages WHERE chat_id = ? AND owner = ? AND role = 'user'`)
       .get(chat.id, owner) as { position: number | null }
-    // The first question gets new words: a title made from the old ones follows them.
-    const retitle = Number(first.position) === Number(edited.position) && automaticTitles(edited.content).includes(chat.title)
+    const { title_source: source } = await db.prepare('SELECT title_source FROM chats WHERE id = ? AND owner = ?')
+      .get(chat.id, owner) as { title_source: string | null }
+    // The first question gets new words: a title made from the old ones (its first words, or one
+    // the model wrote about it) follows them; a title the person chose stays.
+    const retitle = Number(first.position) === Number(edited.position)
+      && (source === 'generated' || (source !== 'user' && automaticTitles(edited.content).includes(chat.title)))
     const { statements, exchange } = exchangeStatements(owner, retitle ? { ...chat, title: DEFAULT_TITLE } : chat, content, model, assistantId, rememberModel)
     await runBatch(db, [
       ['DELETE FROM messages WHERE chat_id = ? AND owner = ? AND position >= ?', chat.id, owner, edited.position],
@@ -262,7 +266,10 @@ function exchangeStatements(owner: string, chat: Chat, content: string, model: s
   const title = chat.title === DEFAULT_TITLE ? titleFrom(content) : chat.title
   const statements: Statement[] = [
     ...[user, assistant].map((m): Statement => [insert, m.id, m.chat_id, owner, m.chat_id, m.role, m.content, m.status, m.model, m.created_at]),
-    ['UPDATE chats SET updated_at = ?, title = ? WHERE id = ? AND owner = ?', now, title, chat.id, owner],
+    // A title cut from this message is automatic again (a generated one may follow).
+    chat.title === DEFAULT_TITLE
+      ? ['UPDATE chats SET updated_at = ?, title = ?, title_source = NULL WHERE id = ? AND owner = ?', now, title, chat.id, owner]
+      : ['UPDATE chats SET updated_at = ? WHERE id = ? AND owner = ?', now, chat.id, owner],
   ]
   if (rememberModel) statements.push(['UPDATE chats SET model = ? WHERE id = ? AND owner = ?', model, chat.id, owner])
   return { statements, exchange: { userMessage: toMessage(user), assistantMessage: toMessage(assistant) } }

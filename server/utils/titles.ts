@@ -85,7 +85,7 @@ export async function generateTitle(event: AnswerFinished, log: Pick<Console, 'w
 
     const db = await useDb()
     // Only over the title read above: a rename that landed meanwhile wins.
-    await db.prepare('UPDATE chats SET title = ? WHERE id = ? AND owner = ? AND title = ?')
+    await db.prepare(`UPDATE chats SET title = ?, title_source = 'generated' WHERE id = ? AND owner = ? AND title = ?`)
       .run(title, event.chatId, event.owner, found.title)
     return title
   }

@@ -94,6 +94,25 @@ describe('search and titles with a model server', () => {
     expect((await getChat(env.client, chat.id)).title).toBe('Best hiking trails in the Alps')
   })
 
+  it('editing the first question titles the chat again, unless the person named it', async () => {
+    env.fake.enqueue({ match: isTitleRequest, chunks: ['Volcanoes explained'] })
+    const { chat, userMessage, assistantMessage } = await chatAndSend(env.client, 'How do volcanoes form?')
+    await waitFinal(env.client, chat.id, assistantMessage.id)
+    await poll(() => getChat(env.client, chat.id), c => c.title === 'Volcanoes explained', { what: 'the generated title' })
+
+    env.fake.enqueue({ match: isTitleRequest, chunks: ['How glaciers move'] })
+    const edited = await env.client.json('POST', `/api/chats/${chat.id}/messages/${userMessage.id}/edit`, { content: 'How do glaciers move?' })
+    expect(edited.status, edited.text).toBe(202)
+    await waitFinal(env.client, chat.id, edited.body.assistantMessage.id)
+    await poll(() => getChat(env.client, chat.id), c => c.title === 'How glaciers move', { what: 'a title for the new question' })
+
+    await env.client.json('PATCH', `/api/chats/${chat.id}`, { title: 'Ice' })
+    const again = await env.client.json('POST', `/api/chats/${chat.id}/messages/${edited.body.userMessage.id}/edit`, { content: 'Why is ice slippery?' })
+    await waitFinal(env.client, chat.id, again.body.assistantMessage.id)
+    await new Promise(r => setTimeout(r, 300))
+    expect((await getChat(env.client, chat.id)).title).toBe('Ice')
+  })
+
   it('keeps a title the person chose, even when they rename while the title is being written', async () => {
     const named = await newChat(env.client, 'My trip')
     const sent = await send(env.client, named.id, 'Plan a trip to Lisbon')
