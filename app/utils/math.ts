@@ -17,9 +17,12 @@ export const MATH = 'tex math'
 let katexModule: KatexModule | undefined
 let katexLoading: Promise<KatexModule> | undefined
 
-/** The last few rendered formulas: a formula in a growing block is not typeset again on each update. */
-const cache = new Map<string, string>()
-const CACHE_SIZE = 64
+/**
+ * Recently typeset formulas, least recently used first (null: KaTeX failed on it): a formula in
+ * a growing block is not typeset again on each update, however many the block holds.
+ */
+const cache = new Map<string, string | null>()
+const CACHE_SIZE = 1024
 
 /** True while KaTeX is not loaded. */
 export function mathPending(): boolean {
@@ -67,13 +70,19 @@ function findClose(src: string, from: number, max: number, close: string): numbe
 }
 
 /**
- * Whether an odd number of backticks comes before `pos`: a code span still open, whose closing
- * backtick has not streamed in yet (`$x$` in it must not flash as math and load KaTeX).
+ * While an answer streams: whether `pos` is inside a code span whose closing backticks have not
+ * arrived yet (`$x$` in it must not flash as math and load KaTeX). Backtick runs pair up by
+ * length, as in markdown; finished text needs no guess.
  */
-function openCodeSpan(src: string, pos: number): boolean {
-  let count = 0
-  for (let i = src.indexOf('`'); i !== -1 && i < pos; i = src.indexOf('`', i + 1)) count++
-  return count % 2 === 1
+function openCodeSpan(src: string, pos: number, env: MathEnv | undefined): boolean {
+  if (env?.complete !== false) return false
+  const runs = /`+/g
+  let open: string | null = null
+  for (let m = runs.exec(src); m && m.index < pos; m = runs.exec(src)) {
+    if (open === null) open = m[0]
+    else if (m[0].length === open.length) open = null
+  }
+  return open !== null && !src.slice(pos).includes(open)
 }
 
 function pushInline(state: StateInline, silent: boolean, tex: string, open: string, close: string, display: boolean, end: number) {
@@ -117,7 +126,7 @@ function mathInline(state: StateInline, silent: boolean): boolean {
     state.pos += 2
     return true
   }
-  if (isSpace(src[pos + 1]) || openCodeSpan(src, pos)) return false
+  if (isSpace(src[pos + 1]) || openCodeSpan(src, pos, state.env as MathEnv | undefined)) return false
   for (let i = pos + 1; i < max; i++) {
     const c = src[i]
     if (c === '\\') {
@@ -191,18 +200,22 @@ function typeset(tex: string, display: boolean): string | undefined {
   if (!katexModule) return undefined
   const key = `${display ? 'D' : 'I'}${tex}`
   const hit = cache.get(key)
-  if (hit !== undefined) return hit
-  let html: string
+  if (hit !== undefined) {
+    cache.delete(key)
+    cache.set(key, hit)
+    return hit ?? undefined
+  }
+  let html: string | null
   try {
     html = katexModule.katexRender(tex, display)
   }
   catch {
     // throwOnError is off, so this is KaTeX failing in some other way: leave the source.
-    return undefined
+    html = null
   }
   if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!)
   cache.set(key, html)
-  return html
+  return html ?? undefined
 }
 
 function renderFormula(tex: string, open: string, close: string, display: boolean, block: boolean, env: MathEnv | undefined): string {

@@ -89,6 +89,11 @@ describe('math', () => {
     // Reloaded, the answer comes typeset from the server and hydrates as it is.
     const html = async () => (await lastAssistant(page).innerHTML()).replace(/<!--[\s\S]*?-->/g, '').replace(/ data-v-[\w-]+(="[^"]*")?/g, '')
     const typeset = await html()
+    // The server sends the answer typeset, with KaTeX's stylesheet linked from the page itself,
+    // so the formulas look right before any script runs.
+    const served = await (await page.request.get(page.url())).text()
+    expect(served).toContain('class="katex')
+    expect(served).toMatch(/<link rel="stylesheet" href="[^"]*math-katex[^"]*\.css"/)
     await page.reload()
     await waitForHydration(page)
     expect(await lastAssistant(page).locator('.math-display .katex-display').count()).toBe(1)

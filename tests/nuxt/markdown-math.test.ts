@@ -117,6 +117,13 @@ describe('math with KaTeX loaded', () => {
     expect([...el.querySelectorAll('code')].map(c => c.textContent)).toEqual(['echo $x$', '$$y$$', 'b$', '$$\nz\n$$\n', '$w$\n'])
   })
 
+  it('a backtick shown in a code span, or a lone one, does not stop later math in the sentence', () => {
+    const shown = dom(renderMarkdown('Use `` ` `` for code and $x^2$ for math.'))
+    expect(shown.querySelector('code')!.textContent).toBe('`')
+    expect(formulas(shown)).toEqual(['x^2'])
+    expect(formulas(dom(renderMarkdown('A lone ` backtick, then $y^2$.')))).toEqual(['y^2'])
+  })
+
   it('shows a bad formula as an error, without throwing, and the rest of the answer renders', () => {
     let html = ''
     expect(() => {
@@ -174,6 +181,25 @@ describe('math while an answer streams', () => {
     // Each formula is typeset once, however often its block is parsed while it is the growing end.
     expect(loads.typeset.filter(tex => tex.includes('\\sum_{k=1}^{n}'))).toHaveLength(1)
     expect(loads.typeset.filter(tex => tex === 'x')).toHaveLength(1)
+  })
+
+  it('while a code span is still open at the growing end, $…$ inside it is not math yet', () => {
+    const markdown = new IncrementalMarkdown()
+    expect(dom(markdown.update('Try `echo $HOME$').map(b => b.html).join('')).querySelector('.katex')).toBeNull()
+    expect(dom(markdown.update('Try `echo $HOME$` and $z$', { complete: true }).map(b => b.html).join('')).querySelector('code')!.textContent).toBe('echo $HOME$')
+  })
+
+  it('typesets each formula of a long growing table once, not on every update', () => {
+    const rows = Array.from({ length: 150 }, (_, i) => `| $a_{${i}}$ | $b_{${i}}^2$ |`)
+    const answer = `| a | b |\n|---|---|\n${rows.join('\n')}\n`
+    const markdown = new IncrementalMarkdown()
+    const before = loads.typeset.length
+    for (let i = 40; i <= answer.length; i += 40) markdown.update(answer.slice(0, i))
+    markdown.update(answer, { complete: true })
+    const typeset = loads.typeset.slice(before)
+    // 300 formulas, each typeset about once (a formula cut mid-way may be typeset in its partial form too).
+    expect(new Set(typeset.filter(t => /^[ab]_\{\d+\}(\^2)?$/.test(t))).size).toBe(300)
+    expect(typeset.length).toBeLessThan(450)
   })
 
   it('keeps a finished math block while the answer grows', async () => {
