@@ -209,7 +209,12 @@ export function useChat(chatId: string) {
     }
     catch (err) {
       error.value = apiError(err, failure)
-      if ((err as { statusCode?: number } | null)?.statusCode === 409) await load().catch(() => {})
+      // What is on screen now (the answer another tab started) says the rest.
+      if ((err as { statusCode?: number } | null)?.statusCode === 409) {
+        await load().then(() => {
+          error.value = null
+        }, () => {})
+      }
       return false
     }
     finally {

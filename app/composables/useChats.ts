@@ -61,10 +61,19 @@ export function useChats() {
    */
   async function start(content: string): Promise<Chat> {
     const created = await $fetch<Chat>('/api/chats', { method: 'POST', body: { title: titleFrom(content) } })
-    const sent = await $fetch<PostMessageResponse>(`/api/chats/${encodeURIComponent(created.id)}/messages`, {
-      method: 'POST',
-      body: { content },
-    })
+    let sent: PostMessageResponse
+    try {
+      sent = await $fetch<PostMessageResponse>(`/api/chats/${encodeURIComponent(created.id)}/messages`, {
+        method: 'POST',
+        body: { content },
+      })
+    }
+    catch (error) {
+      // No empty chat left behind (the person still has their text and can send it again); if
+      // the message did arrive and only the answer to it was lost, its answer stops with it.
+      await $fetch(`/api/chats/${encodeURIComponent(created.id)}`, { method: 'DELETE' }).catch(() => refresh())
+      throw error
+    }
     handOver(created, [sent.userMessage, sent.assistantMessage])
     return created
   }

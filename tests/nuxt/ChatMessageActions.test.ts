@@ -25,7 +25,14 @@ describe('ChatMessage: edit and resend', () => {
     expect(wrapper.emitted('edit')).toBeUndefined()
     await field.trigger('keydown', { key: 'Enter' })
     expect(wrapper.emitted('edit')).toEqual([['What is a fjord, exactly?']])
-    expect(wrapper.find('textarea').exists()).toBe(false)
+    // The editor keeps the words until the question is replaced: if sending fails, they are still here.
+    await wrapper.setProps({ canEdit: false })
+    expect((wrapper.get('textarea').element as HTMLTextAreaElement).value).toBe('What is a fjord, exactly?')
+    expect(wrapper.findAll('button').find(b => b.text() === 'Send edited')!.attributes('disabled')).toBeDefined()
+    await wrapper.get('form').trigger('submit')
+    expect(wrapper.emitted('edit')).toHaveLength(1)
+    await wrapper.setProps({ canEdit: true })
+    expect(wrapper.findAll('button').find(b => b.text() === 'Send edited')!.attributes('disabled')).toBeUndefined()
     wrapper.unmount()
   })
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { enableAutoUnmount } from '@vue/test-utils'
 import { mountSuspended, registerEndpoint } from '@nuxt/test-utils/runtime'
-import { readBody } from 'h3'
+import { readBody, setResponseStatus } from 'h3'
 import type { Chat } from '#shared/schemas'
 import IndexPage from '~/pages/index.vue'
 import ChatSidebar from '~/components/ChatSidebar.vue'
@@ -52,6 +52,39 @@ describe('starting a chat', () => {
     expect(messages.map(m => [m.role, m.status])).toEqual([['user', 'done'], ['assistant', 'pending']])
     expect(useState<Chat | null>(`flume:chat:${chatId}`).value?.id).toBe(chatId)
     await vi.waitFor(() => expect(useNuxtData<Chat[]>('chats').data.value?.[0]).toMatchObject({ id: chatId, streaming: true }), { timeout: 3000 })
+  })
+})
+
+describe('starting a chat that cannot take its first message', () => {
+  it('removes the empty chat, stays on the home page with the text, and says why', async () => {
+    const chatId = uid('chat')
+    const deleted: string[] = []
+    registerEndpoint('/api/chats', { method: 'POST', handler: () => chat(chatId, 'Too long') })
+    registerEndpoint(`/api/chats/${chatId}/messages`, {
+      method: 'POST',
+      handler: (event) => {
+        setResponseStatus(event, 503)
+        return { status: 503, statusText: 'Service Unavailable', message: 'The server is restarting.', data: { code: 'unavailable' } }
+      },
+    })
+    registerEndpoint(`/api/chats/${chatId}`, {
+      method: 'DELETE',
+      handler: (event) => {
+        deleted.push(chatId)
+        setResponseStatus(event, 204)
+        return null
+      },
+    })
+    await useRouter().push('/')
+    const wrapper = await mountSuspended(IndexPage, { route: '/', attachTo: document.body })
+    const textarea = wrapper.get('textarea[aria-label="Message"]')
+    await textarea.setValue('Hello there')
+    await textarea.trigger('keydown', { key: 'Enter' })
+    await vi.waitFor(() => expect(wrapper.find('.composer-error').exists()).toBe(true))
+    expect(wrapper.get('.composer-error').text()).toBe('The server is restarting.')
+    expect(deleted).toEqual([chatId])
+    expect(useRouter().currentRoute.value.path).toBe('/')
+    expect((textarea.element as HTMLTextAreaElement).value).toBe('Hello there')
   })
 })
 
