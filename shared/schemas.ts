@@ -50,8 +50,14 @@ export const MessageParams = z.object({ chatId: IdSchema, messageId: IdSchema })
 
 const Title = z.string().trim().min(1).max(MAX_TITLE_LENGTH)
 
-export const CreateChatBody = z.object({ title: Title.optional() }).strict()
 const ModelId = z.string().trim().min(1).max(200)
+// Length is checked separately (readBodyAs) so that oversized content answers 413, not 400.
+const Content = z.string().refine(s => s.trim().length > 0, 'content must not be empty')
+
+/** With `content`, the chat starts with that question and its answer (one request, one transaction). */
+export const CreateChatBody = z.object({ title: Title.optional(), content: Content.optional(), model: ModelId.optional() })
+  .strict()
+  .refine(body => body.model === undefined || body.content !== undefined, 'model goes with content')
 
 /** An empty or blank system prompt means none. */
 const SystemPrompt = z.string().max(MAX_SYSTEM_PROMPT_LENGTH).transform(s => (s.trim() ? s : null))
@@ -70,11 +76,7 @@ export const PatchChatBody = z.object({
   .strict()
   .refine(body => Object.values(body).some(value => value !== undefined), 'give at least one of title, model, systemPrompt, temperature')
 
-export const PostMessageBody = z.object({
-  // Length is checked separately so that oversized content answers 413, not 400.
-  content: z.string().refine(s => s.trim().length > 0, 'content must not be empty'),
-  model: ModelId.optional(),
-}).strict()
+export const PostMessageBody = z.object({ content: Content, model: ModelId.optional() }).strict()
 
 /** Edit a question and ask again: the messages after it are replaced. */
 export const EditMessageBody = PostMessageBody
@@ -83,6 +85,12 @@ export const PostMessageResponseSchema = z.object({
   userMessage: MessageSchema,
   assistantMessage: MessageSchema,
   streamUrl: z.string(),
+})
+
+/** A chat created with its first question: its messages and where its answer streams. */
+export const CreateChatResponseSchema = ChatSchema.extend({
+  messages: z.array(MessageSchema).optional(),
+  streamUrl: z.string().optional(),
 })
 
 export const RetryResponseSchema = z.object({
@@ -110,6 +118,7 @@ export type Message = z.infer<typeof MessageSchema>
 export type Chat = z.infer<typeof ChatSchema>
 export type ChatWithMessages = z.infer<typeof ChatWithMessagesSchema>
 export type PatchChatBody = z.input<typeof PatchChatBody>
+export type CreateChatResponse = z.infer<typeof CreateChatResponseSchema>
 export type PostMessageResponse = z.infer<typeof PostMessageResponseSchema>
 export type RetryResponse = z.infer<typeof RetryResponseSchema>
 export type ModelsResponse = z.infer<typeof ModelsResponseSchema>

@@ -3,7 +3,7 @@ import type { Chat } from '#shared/schemas'
 import type { GenerationJob } from './runs'
 
 /** The generation settings of `chat`: its own, else the server's defaults. */
-export function jobFor(chat: Chat, owner: string, model: string): GenerationJob {
+export function jobFor(chat: Pick<Chat, 'id' | 'systemPrompt' | 'temperature'>, owner: string, model: string): GenerationJob {
   const systemPrompt = chat.systemPrompt ?? useFlumeConfig().systemPrompt
   return {
     chatId: chat.id,

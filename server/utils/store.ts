@@ -79,6 +79,22 @@ export const chatStore = {
     return toChat(row)
   },
 
+  /**
+   * A new chat with its first question and that question's `pending` answer, in one
+   * transaction (a crash leaves either all of it or nothing).
+   */
+  async createWithExchange(owner: string, chat: { id: string, title?: string }, content: string, model: string, assistantId: string, rememberModel = false): Promise<{ chat: Chat } & Exchange> {
+    const db = await useDb()
+    const now = Date.now()
+    const row: ChatRow = { id: chat.id, owner, title: chat.title ?? DEFAULT_TITLE, model: null, system_prompt: null, temperature: null, created_at: now, updated_at: now }
+    const { statements, exchange } = exchangeStatements(owner, toChat(row), content, model, assistantId, rememberModel)
+    await runBatch(db, [
+      ['INSERT INTO chats (id, owner, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)', row.id, owner, row.title, now, now],
+      ...statements,
+    ])
+    return { chat: (await this.get(owner, chat.id))!, ...exchange }
+  },
+
   async list(owner: string): Promise<Chat[]> {
     const db = await useDb()
     const rows = await db.prepare(`SELECT ${CHAT_LIST_COLUMNS} FROM chats c WHERE c.owner = ? ORDER BY c.updated_at DESC, c.created_at DESC`).all(owner) as ChatRow[]

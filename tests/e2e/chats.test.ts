@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ChatSchema, ModelsResponseSchema, type Chat } from '../../shared/schemas'
+import { ChatSchema, CreateChatResponseSchema, ModelsResponseSchema, type Chat } from '../../shared/schemas'
 import { createGate } from '../support/fake-openai'
 import { openStream } from '../support/http'
 import { chatAndSend, createClient, expectError, getChat, newChat, send, startWithFake, waitFinal, type Env } from './helpers'
@@ -31,6 +31,41 @@ describe('chats', () => {
     const none = await env.client.fetch('/api/chats', { method: 'POST' })
     expect(none.status, await none.clone().text()).toBe(201)
     ChatSchema.parse(await none.json())
+  })
+
+  it('POST /api/chats with content starts the chat with that question in one request', async () => {
+    env.fake.enqueue({ chunks: ['Rivers ', 'flow.'] })
+    const res = await env.client.json('POST', '/api/chats', { content: 'Tell me about rivers, please' })
+    expect(res.status, res.text).toBe(201)
+    const created = CreateChatResponseSchema.parse(res.body)
+    expect(created.title).toBe('Tell me about rivers, please')
+    expect(created.messages!.map(m => [m.role, m.content])).toEqual([['user', 'Tell me about rivers, please'], ['assistant', '']])
+    expect(['pending', 'streaming']).toContain(created.messages![1]!.status)
+    const stream = await openStream(env.client, created.streamUrl!)
+    await stream.readUntilDone(5000)
+    expect(stream.text).toBe('Rivers flow.')
+    const stored = await getChat(env.client, created.id)
+    expect(stored.messages.map(m => [m.role, m.content, m.status])).toEqual([
+      ['user', 'Tell me about rivers, please', 'done'],
+      ['assistant', 'Rivers flow.', 'done'],
+    ])
+    expect((await env.client.json('GET', '/api/chats')).body.some((c: Chat) => c.id === created.id)).toBe(true)
+  })
+
+  it('POST /api/chats with content and a model remembers the model; bad input creates nothing', async () => {
+    const res = await env.client.json('POST', '/api/chats', { title: 'Mine', content: 'Hi', model: 'gpt-fake' })
+    expect(res.status, res.text).toBe(201)
+    const created = CreateChatResponseSchema.parse(res.body)
+    expect(created).toMatchObject({ title: 'Mine', model: 'gpt-fake' })
+    await waitFinal(env.client, created.id, created.messages![1]!.id)
+    expect(env.fake.completions.at(-1)!.body.model).toBe('gpt-fake')
+
+    const before = (await env.client.json('GET', '/api/chats')).body.length
+    expectError(await env.client.json('POST', '/api/chats', { content: '   ' }), 400, 'invalid_body')
+    expectError(await env.client.json('POST', '/api/chats', { content: 'x'.repeat(100_001) }), 413, 'too_large')
+    expectError(await env.client.json('POST', '/api/chats', { content: 'Hi', model: 'no-such-model' }), 400, 'unknown_model')
+    expectError(await env.client.json('POST', '/api/chats', { model: 'gpt-fake' }), 400, 'invalid_body')
+    expect((await env.client.json('GET', '/api/chats')).body.length).toBe(before)
   })
 
   it('gives unguessable, distinct ids', async () => {
