@@ -6,6 +6,7 @@ export type ChatStatus = 'idle' | 'submitting' | 'streaming' | 'error'
 /** Errors this client raises itself (never sent by the server). */
 export const STREAM_LOST = 'stream_lost'
 
+const EVENT_SOURCE_OPEN = 1
 const EVENT_SOURCE_CLOSED = 2
 
 interface Stream {
@@ -17,6 +18,35 @@ interface Stream {
 
 function isLive(message: Message) {
   return message.role === 'assistant' && !isFinalStatus(message.status)
+}
+
+/** How long a stream opened ahead (openStreamEarly) waits for its page before it is closed. */
+const EARLY_STREAM_MS = 10_000
+
+interface EarlyStream { source: EventSource, frames: MessageEvent<string>[], failed: boolean }
+
+/** Streams opened before their chat's page exists, with the frames that came meanwhile. */
+const earlyStreams = new Map<string, EarlyStream>()
+
+/**
+ * Starts following an answer from its first byte before the page that shows it is there (a new
+ * chat: useChats().start, while the chat page loads). The page's useChat takes the stream over,
+ * frames received meanwhile included. Not taken over in time, it is closed; the answer is
+ * written on the server all the same.
+ */
+export function openStreamEarly(messageId: string, url: string) {
+  if (!import.meta.client || typeof EventSource === 'undefined' || earlyStreams.has(messageId)) return
+  const early: EarlyStream = { source: new EventSource(url), frames: [], failed: false }
+  early.source.onmessage = event => early.frames.push(event)
+  early.source.onerror = () => {
+    early.failed = true
+  }
+  earlyStreams.set(messageId, early)
+  setTimeout(() => {
+    if (earlyStreams.get(messageId) !== early) return
+    early.source.close()
+    earlyStreams.delete(messageId)
+  }, EARLY_STREAM_MS)
 }
 
 /**
@@ -167,11 +197,17 @@ export function useChat(chatId: string) {
 
   function open(messageId: string, url: string, received: number) {
     if (disposed || streams.has(messageId) || !import.meta.client) return
-    const source = new EventSource(url)
+    // A stream opened ahead from the start of the answer is taken over, frames and all.
+    const early = received === 0 ? earlyStreams.get(messageId) : undefined
+    if (early) earlyStreams.delete(messageId)
+    const source = early?.source ?? new EventSource(url)
     streams.set(messageId, { source, received, failed: null })
     source.onmessage = event => onFrame(messageId, event)
     source.onerror = () => onStreamError(messageId)
     source.onopen = () => setReconnecting(messageId, false)
+    if (!early) return
+    for (const frame of early.frames) onFrame(messageId, frame)
+    if (early.failed && streams.has(messageId) && source.readyState !== EVENT_SOURCE_OPEN) onStreamError(messageId)
   }
 
   /** Follows every answer that is still being written, from the text already shown. */

@@ -1,4 +1,5 @@
-import type { Chat, Message, PostMessageResponse } from '#shared/schemas'
+import type { Chat, CreateChatResponse, Message } from '#shared/schemas'
+import { openStreamEarly } from './useChat'
 
 const TITLE_LENGTH = 60
 const DAY_MS = 86_400_000
@@ -55,27 +56,19 @@ export function useChats() {
   })
 
   /**
-   * Creates a chat and sends its first message; the answer streams on the chat's page. The two
-   * answers already hold everything that page shows, so they are handed to it (see handOver):
-   * it opens the stream at once instead of fetching the chat first.
+   * Creates a chat with its first message; the answer streams on the chat's page. The answer
+   * already holds everything that page shows, so it is handed to it (see handOver): it opens
+   * the stream at once instead of fetching the chat first.
    */
   async function start(content: string): Promise<Chat> {
-    const created = await $fetch<Chat>('/api/chats', { method: 'POST', body: { title: titleFrom(content) } })
-    let sent: PostMessageResponse
-    try {
-      sent = await $fetch<PostMessageResponse>(`/api/chats/${encodeURIComponent(created.id)}/messages`, {
-        method: 'POST',
-        body: { content },
-      })
-    }
-    catch (error) {
-      // No empty chat left behind (the person still has their text and can send it again); if
-      // the message did arrive and only the answer to it was lost, its answer stops with it.
-      await $fetch(`/api/chats/${encodeURIComponent(created.id)}`, { method: 'DELETE' }).catch(() => refresh())
-      throw error
-    }
-    handOver(created, [sent.userMessage, sent.assistantMessage])
-    return created
+    // One request: the chat, its question and the answer's start (one transaction on the server).
+    const created = await $fetch<CreateChatResponse>('/api/chats', { method: 'POST', body: { title: titleFrom(content), content } })
+    const { messages = [], streamUrl, ...chat } = created
+    // The answer is followed from here on, while the chat's page loads (its useChat takes over).
+    const answer = messages.at(-1)
+    if (streamUrl && answer) openStreamEarly(answer.id, streamUrl)
+    handOver(chat, messages)
+    return chat
   }
 
   /**

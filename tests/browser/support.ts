@@ -247,6 +247,8 @@ export interface TcpProxy {
    * `downMs`; the browser sees its requests (an EventSource's too) fail mid-way.
    */
   cut: (downMs?: number) => void
+  /** The heads of the HTTP requests the browser sent through the proxy, in order. */
+  requestHeads: () => string[]
   close: () => Promise<void>
 }
 
@@ -254,6 +256,7 @@ export interface TcpProxy {
 export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
   const target = new URL(targetUrl)
   const pairs = new Set<[Socket, Socket]>()
+  const sent: string[] = []
   let downUntil = 0
   const server = createNetServer((client) => {
     if (Date.now() < downUntil) {
@@ -272,6 +275,7 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
     upstream.on('error', end)
     client.on('close', end)
     upstream.on('close', end)
+    client.on('data', chunk => sent.push(chunk.toString('latin1')))
     client.pipe(upstream)
     upstream.pipe(client)
   })
@@ -291,6 +295,7 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
       }
       pairs.clear()
     },
+    requestHeads: () => sent.join('').match(/(?:GET|POST|PATCH|DELETE|HEAD) \S+ HTTP\/1\.1\r\n[\s\S]*?\r\n\r\n/g) ?? [],
     async close() {
       for (const [a, b] of pairs) {
         a.destroy()

@@ -15,26 +15,19 @@ function chat(id: string, title: string): Chat {
 }
 
 describe('starting a chat', () => {
-  it('creates a chat titled after the first message, sends it, and opens the chat', async () => {
+  it('creates the chat with its first message in one request, titled after it, and opens the chat', async () => {
     const chatId = uid('chat')
     const created: unknown[] = []
-    const posted: string[] = []
     registerEndpoint('/api/chats', {
       method: 'POST',
       handler: async (event) => {
-        created.push(await readBody(event))
-        return chat(chatId, 'How do I stream?')
-      },
-    })
-    registerEndpoint(`/api/chats/${chatId}/messages`, {
-      method: 'POST',
-      handler: async (event) => {
-        const { content } = await readBody<{ content: string }>(event)
-        posted.push(content)
+        const body = await readBody<{ title: string, content: string }>(event)
+        created.push(body)
         const assistantMessage = message(chatId, { role: 'assistant', status: 'pending' })
+        setResponseStatus(event, 201)
         return {
-          userMessage: message(chatId, { role: 'user', content }),
-          assistantMessage,
+          ...chat(chatId, body.title),
+          messages: [message(chatId, { role: 'user', content: body.content }), assistantMessage],
           streamUrl: `/api/chats/${chatId}/messages/${assistantMessage.id}/stream`,
         }
       },
@@ -44,35 +37,22 @@ describe('starting a chat', () => {
     await textarea.setValue('How do I stream?\nWith details please.')
     await textarea.trigger('keydown', { key: 'Enter' })
     await vi.waitFor(() => expect(useRouter().currentRoute.value.path).toBe(`/chat/${chatId}`))
-    expect(created).toEqual([{ title: 'How do I stream?' }])
-    expect(posted).toEqual(['How do I stream?\nWith details please.'])
+    expect(created).toEqual([{ title: 'How do I stream?', content: 'How do I stream?\nWith details please.' }])
     // Handed to the chat page (it follows the answer without fetching the chat first), and
     // listed as answering.
     const messages = useState<{ role: string, status: string }[]>(`flume:chat:${chatId}:messages`).value
     expect(messages.map(m => [m.role, m.status])).toEqual([['user', 'done'], ['assistant', 'pending']])
-    expect(useState<Chat | null>(`flume:chat:${chatId}`).value?.id).toBe(chatId)
+    expect(useState<Chat | null>(`flume:chat:${chatId}`).value).toMatchObject({ id: chatId, title: 'How do I stream?' })
+    expect(useState<Chat | null>(`flume:chat:${chatId}`).value).not.toHaveProperty('streamUrl')
     await vi.waitFor(() => expect(useNuxtData<Chat[]>('chats').data.value?.[0]).toMatchObject({ id: chatId, streaming: true }), { timeout: 3000 })
   })
-})
 
-describe('starting a chat that cannot take its first message', () => {
-  it('removes the empty chat, stays on the home page with the text, and says why', async () => {
-    const chatId = uid('chat')
-    const deleted: string[] = []
-    registerEndpoint('/api/chats', { method: 'POST', handler: () => chat(chatId, 'Too long') })
-    registerEndpoint(`/api/chats/${chatId}/messages`, {
+  it('when the chat cannot be started, stays on the home page with the text and says why', async () => {
+    registerEndpoint('/api/chats', {
       method: 'POST',
       handler: (event) => {
         setResponseStatus(event, 503)
         return { status: 503, statusText: 'Service Unavailable', message: 'The server is restarting.', data: { code: 'unavailable' } }
-      },
-    })
-    registerEndpoint(`/api/chats/${chatId}`, {
-      method: 'DELETE',
-      handler: (event) => {
-        deleted.push(chatId)
-        setResponseStatus(event, 204)
-        return null
       },
     })
     await useRouter().push('/')
@@ -82,7 +62,6 @@ describe('starting a chat that cannot take its first message', () => {
     await textarea.trigger('keydown', { key: 'Enter' })
     await vi.waitFor(() => expect(wrapper.find('.composer-error').exists()).toBe(true))
     expect(wrapper.get('.composer-error').text()).toBe('The server is restarting.')
-    expect(deleted).toEqual([chatId])
     expect(useRouter().currentRoute.value.path).toBe('/')
     expect((textarea.element as HTMLTextAreaElement).value).toBe('Hello there')
   })

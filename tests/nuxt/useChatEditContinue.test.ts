@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { registerEndpoint } from '@nuxt/test-utils/runtime'
 import { readBody, setResponseStatus } from 'h3'
 import type { Message } from '#shared/schemas'
+import { openStreamEarly } from '~/composables/useChat'
 import { FakeEventSource, lastEventSource, manualFrames, stubEventSource } from './helpers/fake-stream'
 import { chatOf, message, serveChat, uid } from './helpers/data'
 import { mountChat } from './helpers/use-chat'
@@ -172,5 +173,47 @@ describe('useChat: Continue racing the end of the stopped stream', () => {
     expect(chat.error.value).toBeNull()
     expect(chat.messages.value[1]).toMatchObject({ status: 'streaming', content: 'Half and ' })
     expect(lastEventSource().url).toBe(`/api/chats/${chatId}/messages/${answer.id}/stream?offset=9`)
+  })
+})
+
+describe('useChat: a stream opened before the page', () => {
+  it('is taken over with the frames that came meanwhile: no second connection, nothing lost or doubled', async () => {
+    const chatId = uid('chat')
+    const answer = message(chatId, { role: 'assistant', status: 'pending' })
+    const url = `/api/chats/${chatId}/messages/${answer.id}/stream`
+    openStreamEarly(answer.id, url)
+    const early = lastEventSource()
+    expect(early.url).toBe(url)
+    early.frame({ type: 'delta', text: 'Hello' }, 5)
+    early.frame({ type: 'delta', text: ', world' }, 12)
+
+    // As the home page hands the new chat over: its messages are in the state, then its page follows it.
+    useState<Message[]>(`flume:chat:${chatId}:messages`).value = [message(chatId, { role: 'user', content: 'Hi' }), answer]
+    const { chat } = await mountChat(chatId)
+    chat.resume()
+    expect(FakeEventSource.instances).toHaveLength(1)
+    frames.run()
+    expect(chat.messages.value[1]!.content).toBe('Hello, world')
+    early.frame({ type: 'delta', text: '!' }, 13)
+    // The next batch waits for the commit interval, then for a frame.
+    await new Promise(resolve => setTimeout(resolve, 80))
+    frames.run()
+    expect(chat.messages.value[1]!.content).toBe('Hello, world!')
+    expect(chat.status.value).toBe('streaming')
+  })
+
+  it('a stream that was not taken over is closed after a while', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] })
+    try {
+      openStreamEarly(uid('msg'), '/api/chats/x/messages/y/stream')
+      const early = lastEventSource()
+      vi.advanceTimersByTime(9_000)
+      expect(early.closed).toBe(false)
+      vi.advanceTimersByTime(2_000)
+      expect(early.closed).toBe(true)
+    }
+    finally {
+      vi.useRealTimers()
+    }
   })
 })
