@@ -72,10 +72,9 @@ export function toMessage(row: MessageRow): Message {
 export const chatStore = {
   async create(owner: string, title = DEFAULT_TITLE): Promise<Chat> {
     const db = await useDb()
-    const now = Date.now()
-    const row: ChatRow = { id: newId(), owner, title, model: null, system_prompt: null, temperature: null, created_at: now, updated_at: now }
-    await db.prepare('INSERT INTO chats (id, owner, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)')
-      .run(row.id, row.owner, row.title, row.created_at, row.updated_at)
+    const row = newChatRow(owner, newId(), title)
+    const [sql, ...params] = insertChat(row)
+    await db.prepare(sql).run(...params)
     return toChat(row)
   },
 
@@ -85,13 +84,9 @@ export const chatStore = {
    */
   async createWithExchange(owner: string, chat: { id: string, title?: string }, content: string, model: string, assistantId: string, rememberModel = false): Promise<{ chat: Chat } & Exchange> {
     const db = await useDb()
-    const now = Date.now()
-    const row: ChatRow = { id: chat.id, owner, title: chat.title ?? DEFAULT_TITLE, model: null, system_prompt: null, temperature: null, created_at: now, updated_at: now }
+    const row = newChatRow(owner, chat.id, chat.title ?? DEFAULT_TITLE)
     const { statements, exchange } = exchangeStatements(owner, toChat(row), content, model, assistantId, rememberModel)
-    await runBatch(db, [
-      ['INSERT INTO chats (id, owner, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)', row.id, owner, row.title, now, now],
-      ...statements,
-    ])
+    await runBatch(db, [insertChat(row), ...statements])
     return { chat: (await this.get(owner, chat.id))!, ...exchange }
   },
 
@@ -268,6 +263,15 @@ export const messageStore = {
       .run(INTERRUPTED_MESSAGE) as { changes?: number }
     return Number(res.changes ?? 0)
   },
+}
+
+function newChatRow(owner: string, id: string, title: string): ChatRow {
+  const now = Date.now()
+  return { id, owner, title, model: null, system_prompt: null, temperature: null, created_at: now, updated_at: now }
+}
+
+function insertChat(row: ChatRow): Statement {
+  return ['INSERT INTO chats (id, owner, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)', row.id, row.owner, row.title, row.created_at, row.updated_at]
 }
 
 export interface Exchange { userMessage: Message, assistantMessage: Message }
