@@ -1,9 +1,9 @@
 import { describe, expect, it, vi } from 'vitest'
 import { mountSuspended, registerEndpoint } from '@nuxt/test-utils/runtime'
-import { readBody, setResponseStatus } from 'h3'
+import { readBody } from 'h3'
 import type { Chat } from '#shared/schemas'
 import ChatSettings from '~/components/ChatSettings.vue'
-import { uid } from './helpers/data'
+import { errorReply, uid } from './helpers/data'
 
 function chatWith(fields: Partial<Chat> = {}): Chat {
   const now = new Date().toISOString()
@@ -18,10 +18,7 @@ function servePatch(chat: Chat, status = 200) {
     handler: async (event) => {
       const body = await readBody<{ systemPrompt: string | null, temperature: number | null }>(event)
       patches.push(body)
-      if (status !== 200) {
-        setResponseStatus(event, status)
-        return { status, statusText: 'Bad Request', message: 'The temperature is out of range.', data: { code: 'invalid_body' } }
-      }
+      if (status !== 200) return errorReply(event, status, 'invalid_body', 'The temperature is out of range.')
       const { systemPrompt: _p, temperature: _t, ...rest } = chat
       return { ...rest, ...(body.systemPrompt ? { systemPrompt: body.systemPrompt } : {}), ...(body.temperature === null ? {} : { temperature: body.temperature }) }
     },

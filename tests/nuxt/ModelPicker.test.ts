@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from 'vitest'
 import { mountSuspended, registerEndpoint } from '@nuxt/test-utils/runtime'
-import { readBody, setResponseStatus } from 'h3'
+import { readBody } from 'h3'
 import ModelPicker from '~/components/ModelPicker.vue'
-import { uid } from './helpers/data'
+import { errorReply, uid } from './helpers/data'
 
 registerEndpoint('/api/models', {
   method: 'GET',
@@ -17,10 +17,7 @@ function servePatch(chatId: string, status = 200) {
     handler: async (event) => {
       const body = await readBody<{ model: string }>(event)
       patches.push(body)
-      if (status !== 200) {
-        setResponseStatus(event, status)
-        return { status, statusText: 'Bad Request', message: 'No.', data: { code: 'unknown_model' } }
-      }
+      if (status !== 200) return errorReply(event, status, 'unknown_model', 'No.')
       const now = new Date().toISOString()
       return { id: chatId, title: 'A chat', model: body.model, createdAt: now, updatedAt: now }
     },

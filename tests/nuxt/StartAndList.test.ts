@@ -5,7 +5,7 @@ import { readBody, setResponseStatus } from 'h3'
 import type { Chat } from '#shared/schemas'
 import IndexPage from '~/pages/index.vue'
 import ChatSidebar from '~/components/ChatSidebar.vue'
-import { message, uid } from './helpers/data'
+import { errorReply, message, uid } from './helpers/data'
 
 enableAutoUnmount(afterEach)
 
@@ -51,8 +51,7 @@ describe('starting a chat', () => {
     registerEndpoint('/api/chats', {
       method: 'POST',
       handler: (event) => {
-        setResponseStatus(event, 503)
-        return { status: 503, statusText: 'Service Unavailable', message: 'The server is restarting.', data: { code: 'unavailable' } }
+        return errorReply(event, 503, 'unavailable', 'The server is restarting.')
       },
     })
     await useRouter().push('/')

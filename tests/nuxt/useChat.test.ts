@@ -1,13 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { defineComponent, h } from 'vue'
 import { mountSuspended, registerEndpoint } from '@nuxt/test-utils/runtime'
-import { setResponseStatus } from 'h3'
 import type { Message } from '#shared/schemas'
 import { useChat } from '~/composables/useChat'
 import { useChats } from '~/composables/useChats'
 import { TEXT_COMMIT_INTERVAL } from '~/utils/text-batcher'
 import { FakeEventSource, lastEventSource, manualClock, manualFrames, stubEventSource } from './helpers/fake-stream'
-import { message, serveChat, uid } from './helpers/data'
+import { errorReply, message, serveChat, uid } from './helpers/data'
 import { mountChat } from './helpers/use-chat'
 
 /** POST .../retry as the server answers it: the failed answer is replaced by a pending one. */
@@ -329,9 +328,7 @@ describe('useChat', () => {
     registerEndpoint(`/api/chats/${chatId}/messages`, {
       method: 'POST',
       handler: (event) => {
-        // The body Nitro sends for an h3 error (CONTRACT.md).
-        setResponseStatus(event, 413, 'Payload Too Large')
-        return { status: 413, statusText: 'Payload Too Large', message: 'That message is too long.', data: { code: 'too_large' } }
+        return errorReply(event, 413, 'too_large', 'That message is too long.')
       },
     })
     const { chat } = await mountChat(chatId)

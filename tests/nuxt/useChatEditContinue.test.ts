@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { registerEndpoint } from '@nuxt/test-utils/runtime'
-import { readBody, setResponseStatus } from 'h3'
+import { readBody } from 'h3'
 import type { Message } from '#shared/schemas'
 import { openStreamEarly } from '~/composables/useChat'
 import { FakeEventSource, lastEventSource, manualFrames, stubEventSource } from './helpers/fake-stream'
-import { chatOf, message, serveChat, uid } from './helpers/data'
+import { chatOf, errorReply, message, serveChat, uid } from './helpers/data'
 import { mountChat } from './helpers/use-chat'
 
 /** The chat as its page shows it: mounted and loaded. */
@@ -66,8 +66,7 @@ describe('useChat().edit', () => {
     registerEndpoint(`/api/chats/${chatId}/messages/${stored[0]!.id}/edit`, {
       method: 'POST',
       handler: (event) => {
-        setResponseStatus(event, 413)
-        return { status: 413, statusText: 'Payload Too Large', message: 'The message is longer than 100000 characters.', data: { code: 'too_large' } }
+        return errorReply(event, 413, 'too_large', 'The message is longer than 100000 characters.')
       },
     })
     const chat = await loadedChat(chatId)
@@ -161,8 +160,7 @@ describe('useChat: Continue racing the end of the stopped stream', () => {
     registerEndpoint(`/api/chats/${chatId}/messages/${answer.id}/continue`, {
       method: 'POST',
       handler: (event) => {
-        setResponseStatus(event, 409)
-        return { status: 409, statusText: 'Conflict', message: 'Only the last answer can be continued, once it has stopped or failed.', data: { code: 'not_continuable' } }
+        return errorReply(event, 409, 'not_continuable', 'Only the last answer can be continued, once it has stopped or failed.')
       },
     })
     const chat = await loadedChat(chatId)

@@ -1,5 +1,6 @@
 import { registerEndpoint } from '@nuxt/test-utils/runtime'
-import { readBody } from 'h3'
+import { STATUS_CODES } from 'node:http'
+import { readBody, setResponseStatus, type H3Event } from 'h3'
 import type { Message } from '#shared/schemas'
 
 let counter = 0
@@ -42,4 +43,11 @@ export function serveChat(chatId: string, stored: Message[] = []) {
     },
   })
   return { posted, stored }
+}
+
+/** Answers as the server does for an h3 error (CONTRACT.md): the status and `{ status, statusText, message, data: { code } }`. */
+export function errorReply(event: H3Event, status: number, code: string, message: string) {
+  const statusText = STATUS_CODES[status] ?? 'Error'
+  setResponseStatus(event, status, statusText)
+  return { status, statusText, message, data: { code } }
 }
