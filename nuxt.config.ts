@@ -2,6 +2,8 @@ import { fileURLToPath } from 'node:url'
 
 // Separate build/output dirs let a test run build while `nuxt dev` is running.
 const buildDir = process.env.FLUME_BUILD_DIR
+// The server's code, grouped along the token path; every folder's exports are auto-imported.
+const serverDirs = ['generation', 'storage', 'http'].map(dir => fileURLToPath(new URL(`./server/${dir}/**/*`, import.meta.url)))
 const outputDir = process.env.FLUME_OUTPUT_DIR
 
 export default defineNuxtConfig({
@@ -28,6 +30,7 @@ export default defineNuxtConfig({
   },
   nitro: {
     ...(outputDir ? { output: { dir: outputDir } } : {}),
+    imports: { dirs: serverDirs },
     // API answers are never cached; the stream route sets its own SSE headers.
     routeRules: {
       '/api/**': { headers: { 'cache-control': 'no-store' } },

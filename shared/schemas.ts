@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { MAX_SYSTEM_PROMPT_LENGTH, MAX_TITLE_LENGTH, MESSAGE_STATUSES, TEMPERATURE_RANGE } from './chat'
 
 export * from './chat'
+export * from './codes'
 
 export const MessageRole = z.enum(['user', 'assistant'])
 export const MessageStatus = z.enum(MESSAGE_STATUSES)

@@ -1,4 +1,5 @@
 import { DONE_SENTINEL, isFinalStatus, streamUrlFor } from '#shared/chat'
+import { errorCodeOf, type ErrorCode } from '#shared/codes'
 import type { Chat, ChatWithMessages, Message, MessageError, PostMessageResponse, RetryResponse, StreamEvent } from '#shared/schemas'
 
 export type ChatStatus = 'idle' | 'submitting' | 'streaming' | 'error'
@@ -55,6 +56,9 @@ export function openStreamEarly(messageId: string, url: string) {
  * Messages live in `useState`, so a server-rendered page hands them to the browser.
  * Streams belong to the component that calls this, and close when its scope ends.
  */
+/** Refusals that mean the chat changed in another tab or window: reload it. */
+const CHANGED_ELSEWHERE: ErrorCode[] = ['not_retryable', 'not_continuable', 'not_editable']
+
 export function useChat(chatId: string) {
   const requestFetch = useRequestFetch()
   const chat = useState<Chat | null>(`flume:chat:${chatId}`, () => null)
@@ -246,7 +250,7 @@ export function useChat(chatId: string) {
     catch (err) {
       error.value = apiError(err, failure)
       // What is on screen now (the answer another tab started) says the rest.
-      if ((err as { statusCode?: number } | null)?.statusCode === 409) {
+      if (CHANGED_ELSEWHERE.includes(errorCodeOf(err)!)) {
         await load().then(() => {
           error.value = null
         }, () => {})

@@ -1,5 +1,5 @@
 /** Chats get a short generated title after their first answer (server/utils/titles.ts). */
-export default defineNitroPlugin(() => {
+export default defineNitroPlugin((nitroApp) => {
   if (!titlesEnabled()) return
-  onAnswerFinished(event => generateTitle(event))
+  nitroApp.hooks.hook('flume:answer-finished', event => void generateTitle(event))
 })

@@ -20,6 +20,10 @@ export interface FlumeConfig {
   systemPrompt?: string
   models: string[]
   dataDir: string
+  /** postgres://…: PostgreSQL instead of the SQLite file in dataDir. */
+  databaseUrl?: string
+  /** redis://…: runs live in Redis, so several instances can share the work. */
+  redisUrl?: string
   sessionSecret?: string
   maxRetries: number
   upstreamTimeoutMs: number
@@ -47,6 +51,8 @@ export function useFlumeConfig(): FlumeConfig {
     systemPrompt: process.env.FLUME_SYSTEM_PROMPT?.trim() || undefined,
     models: list('FLUME_MODELS'),
     dataDir: resolve(process.env.FLUME_DATA_DIR || '.data'),
+    databaseUrl: process.env.DATABASE_URL || undefined,
+    redisUrl: process.env.REDIS_URL || undefined,
     sessionSecret: process.env.FLUME_SESSION_SECRET || undefined,
     maxRetries: int('FLUME_UPSTREAM_MAX_RETRIES', 2),
     upstreamTimeoutMs: int('FLUME_UPSTREAM_TIMEOUT_MS', 60_000),

@@ -1,6 +1,6 @@
 import OpenAI from 'openai'
 import { describe, expect, it } from 'vitest'
-import { streamCompletion, UpstreamError, type CompletionPart } from '../../server/utils/llm'
+import { streamCompletion, UpstreamError, type CompletionPart } from '../../server/generation/llm'
 
 const encoder = new TextEncoder()
 

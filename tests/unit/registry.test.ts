@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { UpstreamError, type CompletionPart } from '../../server/utils/llm'
-import { MemoryRunRegistry, type GenerationIO } from '../../server/utils/runs'
-import type { RunFinal } from '../../server/utils/run'
+import { UpstreamError, type CompletionPart } from '../../server/generation/llm'
+import { MemoryRunRegistry } from '../../server/generation/memory-registry'
+import type { GenerationIO } from '../../server/generation/registry'
+import type { RunFinal } from '../../server/generation/run'
 
 const job = { chatId: 'c', owner: 'o', model: 'm' }
 
@@ -41,6 +42,19 @@ afterEach(() => {
 })
 
 describe('MemoryRunRegistry', () => {
+  it('does not write an answer whose claim fails (another instance took it): no model call, nothing stored, readers let go', async () => {
+    const model = vi.fn((signal: AbortSignal) => words(['x'], 1, signal))
+    const { registry, finished, io } = setup(model)
+    io.claim = async () => false
+    const run = registry.reserve('m1', 'o')
+    const reader = (await registry.attach('m1', 0))!
+    await registry.launch(run, job)
+    expect(model).not.toHaveBeenCalled()
+    expect(finished.has('m1')).toBe(false)
+    expect(await reader.next()).toMatchObject({ text: '', abandoned: true })
+    expect(registry.size).toBe(0)
+  })
+
   it('runs a generation to its end, stores the final text and usage, then forgets the run', async () => {
     const { registry, finished } = setup(signal => words(['a', 'b', 'c'], 1, signal))
     const run = registry.reserve('m1', 'o')
@@ -48,7 +62,7 @@ describe('MemoryRunRegistry', () => {
     expect(final).toEqual({ status: 'done', usage: { promptTokens: 2, completionTokens: 3 } })
     expect(finished.get('m1')).toEqual({ content: 'abc', status: 'done', usage: { promptTokens: 2, completionTokens: 3 } })
     expect(registry.size).toBe(0)
-    expect(registry.attach('m1', 0)).toBeUndefined()
+    expect(await registry.attach('m1', 0)).toBeUndefined()
   })
 
   it('saves the text of a running answer on a timer, before it ends', async () => {
@@ -149,7 +163,7 @@ describe('MemoryRunRegistry.onFinished', () => {
       return words(['c', 'd'], 1, signal)
     })
     const run = registry.reserve('m1', 'o', 'a b ')
-    const reader = registry.attach('m1', 0)!
+    const reader = (await registry.attach('m1', 0))!
     const final = await registry.launch(run, { ...job, systemPrompt: 'Be brief.', continuation: { text: 'a b ', usage: { promptTokens: 5, completionTokens: 3 } } })
     expect(final).toMatchObject({ status: 'done', usage: { promptTokens: 7, completionTokens: 5 } })
     expect(finished.get('m1')?.content).toBe('a b cd')

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Run } from '../../server/utils/run'
+import { Run } from '../../server/generation/run'
 
 describe('Run', () => {
   it('measures offsets in UTF-16 code units, like the contract ids and JavaScript string length', () => {

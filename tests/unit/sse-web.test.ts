@@ -1,7 +1,7 @@
 import type { H3Event } from 'h3'
 import { describe, expect, it } from 'vitest'
-import { Run } from '../../server/utils/run'
-import { sendRun } from '../../server/utils/sse'
+import { Run } from '../../server/generation/run'
+import { sendRun } from '../../server/http/sse'
 
 /** An event as h3 builds it on web presets (workers): no Node socket, the Request's signal. */
 function webEvent(request: Request) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { finalFrames, frame } from '../../server/utils/sse'
+import { finalFrames, frame } from '../../server/http/sse'
 
 /** Parses SSE the way a browser does: fields per line, a blank line ends an event. */
 function parse(stream: string) {

@@ -16,7 +16,7 @@ export default defineEventHandler(async (event): Promise<CreateChatResponse> => 
   }
   const { content } = body
   if (body.model) await assertKnownModel(body.model)
-  const model = body.model ?? await resolveDefaultModel()
+  const model = await modelFor(undefined, body.model)
   const chatId = newId()
   const answerId = newId()
   const started = await startAnswer(event, { id: answerId, job: jobFor({ id: chatId }, owner, model) },

@@ -8,7 +8,7 @@ export default defineEventHandler(async (event): Promise<PostMessageResponse> =>
   if (!chat) throw notFound()
   if (body.model) await assertKnownModel(body.model)
   // A model named here is remembered: the chat's next messages use it too.
-  const model = body.model ?? chat.model ?? await resolveDefaultModel()
+  const model = await modelFor(chat, body.model)
   const remember = body.model !== undefined && body.model !== chat.model
 
   const answerId = newId()

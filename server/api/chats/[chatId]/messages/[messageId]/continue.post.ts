@@ -13,7 +13,7 @@ export default defineEventHandler(async (event): Promise<RetryResponse> => {
   const [chat, answer] = await Promise.all([chatStore.get(owner, chatId), messageStore.get(owner, chatId, messageId)])
   if (!chat || !answer || answer.role !== 'assistant') throw notFound()
 
-  const model = chat.model ?? answer.model ?? await resolveDefaultModel()
+  const model = await modelFor(chat, undefined, answer)
   const job = { ...jobFor(chat, owner, model), continuation: { text: answer.content, usage: answer.usage } }
   const assistantMessage = await startAnswer(event, { id: messageId, job }, () => messageStore.reopenAnswer(owner, chatId, messageId, answer.content))
   if (!assistantMessage) throw httpError(409, 'not_continuable', 'Only the last answer can be continued, once it has stopped or failed.')

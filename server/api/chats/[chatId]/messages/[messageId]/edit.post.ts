@@ -13,7 +13,7 @@ export default defineEventHandler(async (event): Promise<PostMessageResponse> =>
   if (!chat || !edited) throw notFound()
   if (edited.role !== 'user') throw httpError(409, 'not_editable', 'Only your own messages can be edited.')
   if (body.model) await assertKnownModel(body.model)
-  const model = body.model ?? chat.model ?? await resolveDefaultModel()
+  const model = await modelFor(chat, body.model)
   const remember = body.model !== undefined && body.model !== chat.model
 
   await stopRunningAnswers(owner, chatId)

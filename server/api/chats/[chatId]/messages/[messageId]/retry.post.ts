@@ -15,7 +15,7 @@ export default defineEventHandler(async (event): Promise<RetryResponse> => {
   if (!chat) throw notFound()
 
   const answerId = newId()
-  const model = chat.model ?? previous.model ?? await resolveDefaultModel()
+  const model = await modelFor(chat, undefined, previous)
   const assistantMessage = await startAnswer(event, { id: answerId, job: jobFor(chat, owner, model) },
     () => messageStore.replaceAnswer(owner, chatId, messageId, model, answerId))
   if (!assistantMessage) throw httpError(409, 'not_retryable', 'Only the last answer can be retried, once it has finished.')

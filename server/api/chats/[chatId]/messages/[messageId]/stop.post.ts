@@ -7,8 +7,9 @@ export default defineEventHandler(async (event) => {
   const message = await messageStore.get(owner, chatId, messageId)
   if (!message || message.role !== 'assistant') throw notFound()
   if (!isFinalStatus(message.status) && !await useRuns().stop(messageId)) {
-    // Running, but not in this process (its run died with a restart): end it here.
-    await messageStore.finish(messageId, { content: message.content, status: 'stopped' })
+    // Marked running, but no instance writes it (its run died with a restart): end it here,
+    // unless it ended meanwhile.
+    await messageStore.finish(messageId, { content: message.content, status: 'stopped' }, ['pending', 'streaming'])
   }
   return (await messageStore.get(owner, chatId, messageId)) ?? message
 })

@@ -1,25 +1,7 @@
-import OpenAI from 'openai'
+import type { Chat, Message } from '#shared/schemas'
 
-export const DEMO_MODEL = 'flume-demo'
 const FALLBACK_MODEL = 'gpt-4o-mini'
 const MODELS_TTL_MS = 60_000
-
-let client: OpenAI | undefined
-
-/** One client for the process; in demo mode its `fetch` is the in-process demo model. */
-export function useOpenAI(): OpenAI {
-  if (client) return client
-  const config = useFlumeConfig()
-  client = new OpenAI({
-    // Servers such as Ollama need no key, but the SDK insists on one.
-    apiKey: config.apiKey ?? 'not-needed',
-    baseURL: config.demo ? 'http://flume-demo.invalid/v1' : config.baseURL,
-    maxRetries: config.maxRetries,
-    timeout: config.upstreamTimeoutMs,
-    ...(config.demo ? { fetch: demoFetch } : {}),
-  })
-  return client
-}
 
 let models: { at: number, list: string[], fromServer: boolean } | undefined
 let loading: Promise<string[]> | undefined
@@ -73,4 +55,24 @@ async function fetchModels(): Promise<string[]> {
   if (!list.includes(fallback)) list.unshift(fallback)
   models = { at: Date.now(), list, fromServer }
   return list
+}
+
+/**
+ * Refuses a model the server does not offer, when its list is authoritative (the upstream's
+ * own list or FLUME_MODELS); otherwise any name goes through and upstream decides.
+ */
+export async function assertKnownModel(model: string): Promise<void> {
+  const { models, authoritative } = await listModels()
+  if (authoritative && !models.includes(model)) {
+    throw httpError(400, 'unknown_model', 'This model is not offered by the server; see GET /api/models.')
+  }
+}
+
+/**
+ * The model an answer is written with, the one rule for every route that starts an answer: the
+ * model the request names, else the chat's (a model picked for it), else the model the answer was
+ * first written with (retry and continue keep it), else the server's default.
+ */
+export async function modelFor(chat: Pick<Chat, 'model'> | undefined, requested?: string, answer?: Pick<Message, 'model'>): Promise<string> {
+  return requested ?? chat?.model ?? answer?.model ?? await resolveDefaultModel()
 }

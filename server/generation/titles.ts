@@ -1,4 +1,4 @@
-import type { AnswerFinished } from './runs'
+import type { AnswerFinished } from './registry'
 
 const MAX_GENERATED_TITLE = 60
 const TITLE_TIMEOUT_MS = 8000

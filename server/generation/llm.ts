@@ -2,7 +2,9 @@ import { createParser } from 'eventsource-parser'
 import type OpenAI from 'openai'
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai'
 
-export type UpstreamErrorCode = 'upstream_auth' | 'upstream_rate_limited' | 'upstream_unavailable' | 'upstream_timeout' | 'upstream_error'
+import type { UpstreamErrorCode } from '#shared/codes'
+
+export type { UpstreamErrorCode }
 
 /** A failure of the model server, with a stable code and a message a person can act on. */
 export class UpstreamError extends Error {

@@ -2,22 +2,6 @@ import type { H3Event } from 'h3'
 import type { z } from 'zod'
 import { MAX_CONTENT_LENGTH } from '#shared/schemas'
 
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  403: 'Forbidden',
-  404: 'Not Found',
-  409: 'Conflict',
-  413: 'Content Too Large',
-  429: 'Too Many Requests',
-}
-
-/** An h3 error with a stable machine-readable `data.code` (CONTRACT.md, Conventions). */
-export function httpError(status: number, code: string, message: string) {
-  return createError({ status, statusText: STATUS_TEXT[status] ?? 'Error', message, data: { code } })
-}
-
-export const notFound = () => httpError(404, 'not_found', 'No such chat or message.')
-
 /** Bodies above this are refused before they are read (CONTRACT.md: 1 MB). */
 export const MAX_BODY_BYTES = 1_000_000
 

@@ -221,8 +221,8 @@ export const messageStore = {
     const reopened = `id = ? AND chat_id = ? AND owner = ? AND role = 'assistant' AND status IN ('error', 'stopped') AND content = ?
       AND position = (SELECT MAX(position) FROM messages WHERE chat_id = ?)`
     const res = await db.prepare(`UPDATE messages SET status = 'pending', error_code = NULL, error_message = NULL WHERE ${reopened}`)
-      .run(messageId, chatId, owner, content, chatId) as { changes?: number }
-    if (Number(res.changes ?? 0) === 0) return undefined
+      .run(messageId, chatId, owner, content, chatId)
+    if (changedRows(res) === 0) return undefined
     await db.prepare('UPDATE chats SET updated_at = ? WHERE id = ? AND owner = ?').run(now, chatId, owner)
     return this.get(owner, chatId, messageId)
   },
@@ -238,8 +238,8 @@ export const messageStore = {
   /** Marks a pending answer as streaming; false when someone else already took it. */
   async claim(messageId: string): Promise<boolean> {
     const db = await useDb()
-    const res = await db.prepare(`UPDATE messages SET status = 'streaming' WHERE id = ? AND status = 'pending'`).run(messageId) as { changes?: number }
-    return Number(res.changes ?? 1) > 0
+    const res = await db.prepare(`UPDATE messages SET status = 'streaming' WHERE id = ? AND status = 'pending'`).run(messageId)
+    return changedRows(res) > 0
   },
 
   /** Saves the text of running answers; one transaction for all of them. */
@@ -250,18 +250,24 @@ export const messageStore = {
     await runBatch(db, items.map((item): Statement => [update, item.content, item.id]))
   },
 
-  async finish(messageId: string, final: { content: string, status: MessageStatus, error?: MessageError, usage?: Usage }): Promise<void> {
+  /**
+   * Stores an answer's final state. With `onlyIf`, only while its status is one of those (so a
+   * late stop or a recovery never overwrites an answer that has ended meanwhile); false if not.
+   */
+  async finish(messageId: string, final: { content: string, status: MessageStatus, error?: MessageError, usage?: Usage }, onlyIf?: MessageStatus[]): Promise<boolean> {
     const db = await useDb()
-    await db.prepare(`UPDATE messages SET content = ?, status = ?, error_code = ?, error_message = ?, prompt_tokens = ?, completion_tokens = ? WHERE id = ?`)
-      .run(final.content, final.status, final.error?.code ?? null, final.error?.message ?? null, final.usage?.promptTokens ?? null, final.usage?.completionTokens ?? null, messageId)
+    const guard = onlyIf?.length ? ` AND status IN (${onlyIf.map(() => '?').join(', ')})` : ''
+    const res = await db.prepare(`UPDATE messages SET content = ?, status = ?, error_code = ?, error_message = ?, prompt_tokens = ?, completion_tokens = ? WHERE id = ?${guard}`)
+      .run(final.content, final.status, final.error?.code ?? null, final.error?.message ?? null, final.usage?.promptTokens ?? null, final.usage?.completionTokens ?? null, messageId, ...(onlyIf ?? []))
+    return changedRows(res) > 0
   },
 
   /** After a restart nothing is generating: answers left running keep their saved text and end in `interrupted`. */
   async markInterrupted(): Promise<number> {
     const db = await useDb()
     const res = await db.prepare(`UPDATE messages SET status = 'error', error_code = 'interrupted', error_message = ? WHERE status IN ('pending', 'streaming')`)
-      .run(INTERRUPTED_MESSAGE) as { changes?: number }
-    return Number(res.changes ?? 0)
+      .run(INTERRUPTED_MESSAGE)
+    return changedRows(res)
   },
 }
 

@@ -12,6 +12,8 @@ export interface ReadResult {
   /** Length of the answer after `text`: the SSE frame id. */
   offset: number
   final?: RunFinal
+  /** The run was let go without an end of its own (another instance writes the answer): read it again elsewhere. */
+  abandoned?: true
 }
 
 export interface RunReader {
@@ -96,6 +98,16 @@ export class Run {
 
   /** Set when the server shuts down under a run: it ends as `interrupted`, not `stopped`. */
   interrupted = false
+  /** Set when this run turned out not to be the one writing the answer. */
+  abandoned = false
+
+  /** Lets readers go without final frames; they attach again and find the answer where it is written. */
+  abandon() {
+    if (this.final) return
+    this.abandoned = true
+    this.settle({ status: 'stopped' })
+    this.wake()
+  }
 
   stop() {
     this.controller.abort()
@@ -128,6 +140,7 @@ export class Run {
             return { text, offset: position }
           }
           if (this.final) return { text: '', offset: position, final: this.final }
+          if (this.abandoned) return { text: '', offset: position, abandoned: true }
           await this.changed()
         }
       },

@@ -1,8 +1,8 @@
 import type { H3Event } from 'h3'
 import type { ServerResponse } from 'node:http'
 import { DONE_SENTINEL, type StreamEvent } from '#shared/schemas'
-import { useFlumeConfig } from './config'
-import type { RunFinal, RunReader } from './run'
+import { useFlumeConfig } from '../utils/config'
+import type { RunFinal, RunReader } from '../generation/run'
 
 export const SSE_HEADERS = {
   'content-type': 'text/event-stream',
@@ -62,9 +62,12 @@ export function sendRun(event: H3Event, reader: RunReader) {
     sink.write(RETRY)
     try {
       for (;;) {
-        const { text, offset, final } = await reader.next()
+        const { text, offset, final, abandoned } = await reader.next()
         if (sink.closed || reader.closed) return
         if (text) await send(frame(offset, { type: 'delta', text }))
+        // Ending without [DONE] makes an EventSource reconnect (Last-Event-ID): it then reads
+        // the answer from the instance that really writes it.
+        if (abandoned) return
         if (final) {
           await send(finalFrames(offset, final))
           return

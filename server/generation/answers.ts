@@ -1,0 +1,85 @@
+import type { H3Event } from 'h3'
+import type { Chat, Message } from '#shared/schemas'
+import { INTERRUPTED_MESSAGE, type GenerationJob } from './registry'
+
+/** The generation settings of `chat`: its own, else the server's defaults. */
+export function jobFor(chat: Pick<Chat, 'id' | 'systemPrompt' | 'temperature'>, owner: string, model: string): GenerationJob {
+  const systemPrompt = chat.systemPrompt ?? useFlumeConfig().systemPrompt
+  return {
+    chatId: chat.id,
+    owner,
+    model,
+    ...(systemPrompt ? { systemPrompt } : {}),
+    ...(chat.temperature === undefined ? {} : { temperature: chat.temperature }),
+  }
+}
+
+/**
+ * Starts writing an answer, the one way every route that asks the model does it (send, edit,
+ * retry, continue, the stream route adopting a pending answer): its run is registered before
+ * `store` writes (or confirms) the message, so no reader can find the message without its run; if
+ * storing fails or stores nothing (`undefined`: the request no longer applies, or the answer is
+ * already running), the run is dropped and nothing is generated. Generation outlives the request
+ * (`waitUntil` on presets that end work with the response). Answers 202.
+ */
+export async function startAnswer<T>(
+  event: H3Event,
+  answer: { id: string, job: GenerationJob },
+  store: () => Promise<T | undefined>,
+): Promise<T | undefined> {
+  const runs = useRuns()
+  // Continue reuses the answer's id: never while that answer still runs.
+  if (await runs.isRunning(answer.id)) return undefined
+  const run = runs.reserve(answer.id, answer.job.owner, answer.job.continuation?.text)
+  let stored: T | undefined
+  try {
+    stored = await store()
+  }
+  catch (error) {
+    runs.release(answer.id)
+    throw error
+  }
+  if (stored === undefined) {
+    runs.release(answer.id)
+    return undefined
+  }
+  event.waitUntil?.(runs.launch(run, answer.job))
+  setResponseStatus(event, 202, 'Accepted')
+  return stored
+}
+
+/**
+ * A stream request found the answer still marked running with no run to read. `pending`: nobody
+ * started it yet (edge presets start answers in the stream request), so it starts here, with the
+ * same rules as every other start. `streaming`: if no instance is writing it any more (the
+ * registry says so: a lease ran out, or this is the only process), it ends as `interrupted` with
+ * its saved text. Answers the message as it now is.
+ */
+export async function adoptAnswer(event: H3Event, owner: string, message: Message): Promise<Message> {
+  const runs = useRuns()
+  if (message.status === 'pending') {
+    const chat = await chatStore.get(owner, message.chatId)
+    if (chat) {
+      const model = await modelFor(chat, undefined, message)
+      // A pending answer that already has text was reopened by Continue: it goes on from there.
+      const continuation = message.content ? { text: message.content, usage: message.usage } : undefined
+      const job = { ...jobFor(chat, owner, model), ...(continuation ? { continuation } : {}) }
+      await startAnswer(event, { id: message.id, job }, async () => message)
+      setResponseStatus(event, 200)
+    }
+  }
+  else if (message.status === 'streaming' && !await runs.isRunning(message.id)) {
+    await messageStore.finish(message.id, {
+      content: message.content,
+      status: 'error',
+      error: { code: 'interrupted', message: INTERRUPTED_MESSAGE },
+    }, ['streaming'])
+  }
+  return (await messageStore.get(owner, message.chatId, message.id)) ?? message
+}
+
+/** Stops the chat's running answers (their upstream requests are aborted) and waits until each is stored. */
+export async function stopRunningAnswers(owner: string, chatId: string): Promise<void> {
+  const runs = useRuns()
+  await Promise.all((await messageStore.running(owner, chatId)).map(id => runs.stop(id)))
+}

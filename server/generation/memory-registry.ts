@@ -1,0 +1,94 @@
+import { generate } from './generate'
+import type { GenerationIO, GenerationJob, RunRegistry } from './registry'
+import { Run, type RunFinal, type RunReader } from './run'
+
+/** Runs in this process's memory: one server instance (the default). */
+export class MemoryRunRegistry implements RunRegistry {
+  private readonly runs = new Map<string, Run>()
+  private saver: ReturnType<typeof setInterval> | undefined
+  private saving = false
+  private readonly log: Pick<Console, 'warn' | 'error'>
+
+  constructor(private readonly io: GenerationIO) {
+    this.log = io.log ?? console
+  }
+
+  get size() {
+    return this.runs.size
+  }
+
+  reserve(messageId: string, owner: string, seed?: string): Run {
+    const run = new Run(messageId, owner, seed)
+    this.runs.set(messageId, run)
+    return run
+  }
+
+  release(messageId: string) {
+    this.runs.delete(messageId)
+    this.updateSaver()
+  }
+
+  launch(run: Run, job: GenerationJob): Promise<RunFinal> {
+    this.updateSaver()
+    return generate(run, job, this.io).then(
+      // Not ours to write (its claim failed): it ended without a final state of its own.
+      final => final ?? { status: 'stopped' as const },
+    ).finally(() => {
+      // A continued answer keeps its id: only forget this run, never a newer one.
+      if (this.runs.get(run.messageId) === run) this.runs.delete(run.messageId)
+      this.updateSaver()
+    })
+  }
+
+  async isRunning(messageId: string): Promise<boolean> {
+    return this.runs.has(messageId)
+  }
+
+  async attach(messageId: string, offset: number): Promise<RunReader | undefined> {
+    return this.runs.get(messageId)?.reader(offset)
+  }
+
+  async stop(messageId: string): Promise<boolean> {
+    const run = this.runs.get(messageId)
+    if (!run) return false
+    run.stop()
+    await run.finished
+    return true
+  }
+
+  async interruptAll() {
+    const runs = [...this.runs.values()]
+    for (const run of runs) run.interrupt()
+    await Promise.all(runs.map(run => run.finished))
+  }
+
+  /** Saves every running answer that changed, in one transaction. Runs on a timer; callable directly. */
+  async save() {
+    if (this.saving) return
+    this.saving = true
+    const dirty = [...this.runs.values()].filter(run => run.dirty && !run.final)
+    try {
+      for (const run of dirty) run.dirty = false
+      await this.io.saveProgress(dirty.map(run => ({ id: run.messageId, content: run.text() })))
+    }
+    catch (error) {
+      this.log.error('[flume] saving running answers failed; retrying on the next tick', error)
+      for (const run of dirty) run.dirty = true
+    }
+    finally {
+      this.saving = false
+    }
+  }
+
+  /** One timer for all runs, alive only while something runs. */
+  private updateSaver() {
+    if (this.runs.size && !this.saver) {
+      this.saver = setInterval(() => void this.save(), this.io.saveIntervalMs)
+      this.saver.unref?.()
+    }
+    else if (!this.runs.size && this.saver) {
+      clearInterval(this.saver)
+      this.saver = undefined
+    }
+  }
+}

@@ -1,0 +1,59 @@
+import type { Usage } from '#shared/schemas'
+import type { ChatTurn, CompletionPart } from './llm'
+import type { Run, RunFinal, RunReader } from './run'
+
+export const INTERRUPTED_MESSAGE = 'The server restarted while this answer was being written. Retry to get a full answer.'
+
+export interface GenerationJob {
+  chatId: string
+  owner: string
+  model: string
+  systemPrompt?: string
+  temperature?: number
+  /** Continue: the answer's text so far (the run is seeded with it) and the tokens it already used. */
+  continuation?: { text: string, usage?: Usage }
+}
+
+/**
+ * Where runs live: the seam between one process and several. `MemoryRunRegistry` keeps them in
+ * this process; with several instances a shared registry implements the same calls, and nothing
+ * outside it may assume that "not in my memory" means "not running".
+ */
+export interface RunRegistry {
+  /** Registers the run of an assistant message before the message is stored, so no reader can miss it. */
+  reserve: (messageId: string, owner: string, seed?: string) => Run
+  /** Drops a reserved run that never started (its message could not be stored). */
+  release: (messageId: string) => void
+  /** Starts generating in the background; the returned promise settles once the final state is stored. */
+  launch: (run: Run, job: GenerationJob) => Promise<RunFinal>
+  /** Whether the answer is being written, here or by any other instance. */
+  isRunning: (messageId: string) => Promise<boolean>
+  /** A reader of the running answer from `offset`, wherever it is written; undefined if none runs. */
+  attach: (messageId: string, offset: number) => Promise<RunReader | undefined>
+  /** Aborts the upstream request, wherever it runs, and waits until the final state is stored; false if nothing ran. */
+  stop: (messageId: string) => Promise<boolean>
+  /** Ends every run of this process as `interrupted`, keeping its text: the server is going away. */
+  interruptAll: () => Promise<void>
+  /** Runs written by this process. */
+  readonly size: number
+}
+
+/** What a generation needs from the outside world: the model and the database. */
+export interface GenerationIO {
+  saveIntervalMs: number
+  complete: (request: { model: string, messages: ChatTurn[], temperature?: number, signal: AbortSignal }) => AsyncIterable<CompletionPart>
+  /** Marks the pending answer as being written; false when it is no longer pending (taken, stopped or gone). */
+  claim: (messageId: string) => Promise<boolean>
+  history: (job: GenerationJob, messageId: string) => Promise<ChatTurn[]>
+  saveProgress: (items: { id: string, content: string }[]) => Promise<void>
+  finish: (messageId: string, final: RunFinal & { content: string }) => Promise<void>
+  /** Told once an answer's final state is stored (titles, usage accounting, ...). Never awaited. */
+  onFinished?: (event: AnswerFinished) => void
+  log?: Pick<Console, 'warn' | 'error'>
+}
+
+export interface AnswerFinished extends GenerationJob {
+  messageId: string
+  content: string
+  final: RunFinal
+}

@@ -1,0 +1,18 @@
+import type { RequestErrorCode } from '#shared/codes'
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  429: 'Too Many Requests',
+  503: 'Service Unavailable',
+}
+
+/** An h3 error with a stable machine-readable `data.code` (CONTRACT.md, Conventions). */
+export function httpError(status: number, code: RequestErrorCode, message: string) {
+  return createError({ status, statusText: STATUS_TEXT[status] ?? 'Error', message, data: { code } })
+}
+
+export const notFound = () => httpError(404, 'not_found', 'No such chat or message.')

@@ -1,0 +1,47 @@
+/**
+ * The schema, as numbered migrations: each runs once, in a transaction, and is recorded in
+ * `flume_migrations`. Plain SQL that SQLite, PostgreSQL and D1 all accept (TEXT ids, BIGINT epoch
+ * milliseconds). Append only: a migration that has shipped is never edited.
+ */
+export const MIGRATIONS: string[][] = [
+  [
+    `CREATE TABLE IF NOT EXISTS chats (
+      id TEXT PRIMARY KEY,
+      owner TEXT NOT NULL,
+      title TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      updated_at BIGINT NOT NULL
+    )`,
+    `CREATE INDEX IF NOT EXISTS chats_owner_updated ON chats (owner, updated_at)`,
+    `CREATE TABLE IF NOT EXISTS messages (
+      id TEXT PRIMARY KEY,
+      chat_id TEXT NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+      owner TEXT NOT NULL,
+      position INTEGER NOT NULL,
+      role TEXT NOT NULL,
+      content TEXT NOT NULL,
+      status TEXT NOT NULL,
+      error_code TEXT,
+      error_message TEXT,
+      model TEXT,
+      prompt_tokens INTEGER,
+      completion_tokens INTEGER,
+      created_at BIGINT NOT NULL
+    )`,
+    `CREATE INDEX IF NOT EXISTS messages_chat_position ON messages (chat_id, position)`,
+    `CREATE INDEX IF NOT EXISTS messages_status ON messages (status)`,
+  ],
+  // 2: the model picked for a chat, used by its next messages (NULL: the server's default).
+  [
+    `ALTER TABLE chats ADD COLUMN model TEXT`,
+  ],
+  // 3: per-chat generation settings (NULL: none / the model's default).
+  [
+    `ALTER TABLE chats ADD COLUMN system_prompt TEXT`,
+    `ALTER TABLE chats ADD COLUMN temperature REAL`,
+  ],
+  // 4: where the title came from: NULL automatic (first words), 'generated' (by the model), 'user'.
+  [
+    `ALTER TABLE chats ADD COLUMN title_source TEXT`,
+  ],
+]
