@@ -27,6 +27,7 @@ export async function startAnswer<T>(
   answer: { id: string, job: GenerationJob },
   store: () => Promise<T | undefined>,
 ): Promise<T | undefined> {
+  assertAcceptingAnswers(event)
   const runs = useRuns()
   // Continue reuses the answer's id: never while that answer still runs.
   if (await runs.isRunning(answer.id)) return undefined

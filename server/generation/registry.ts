@@ -34,6 +34,10 @@ export interface RunRegistry {
   stop: (messageId: string) => Promise<boolean>
   /** Ends every run of this process as `interrupted`, keeping its text: the server is going away. */
   interruptAll: () => Promise<void>
+  /** Answers when the shared store behind the registry answers (health checks); absent when there is none. */
+  ping?: () => Promise<void>
+  /** Lets go of shared resources (connections) once nothing runs here any more. */
+  close?: () => Promise<void>
   /** Runs written by this process. */
   readonly size: number
 }

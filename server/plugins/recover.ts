@@ -4,7 +4,7 @@
  * deploy) end as `interrupted`, keeping the text saved so far; on a graceful shutdown the runs
  * still going end the same way, with all their text saved.
  */
-export default defineNitroPlugin(async (nitroApp) => {
+export default defineNitroPlugin(async () => {
   try {
     sessionSecret()
   }
@@ -12,7 +12,6 @@ export default defineNitroPlugin(async (nitroApp) => {
     console.error(`[flume] ${(error as Error).message}`)
     process.exit(1)
   }
-  nitroApp.hooks.hook('close', () => useRuns().interruptAll())
   try {
     const count = await messageStore.markInterrupted()
     if (count) console.warn(`[flume] ${count} answer(s) were interrupted by a restart; their saved text is kept.`)

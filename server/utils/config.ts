@@ -31,6 +31,8 @@ export interface FlumeConfig {
   heartbeatMs: number
   saveIntervalMs: number
   demoDelayMs: number
+  /** On SIGTERM/SIGINT, how long running answers may go on before they end as `interrupted`. */
+  shutdownGraceMs: number
 }
 
 let cached: FlumeConfig | undefined
@@ -60,6 +62,7 @@ export function useFlumeConfig(): FlumeConfig {
     heartbeatMs: Math.max(int('FLUME_HEARTBEAT_MS', 15_000), 10),
     saveIntervalMs: Math.max(int('FLUME_SAVE_INTERVAL_MS', 1000), 10),
     demoDelayMs: int('FLUME_DEMO_DELAY_MS', 30),
+    shutdownGraceMs: int('FLUME_SHUTDOWN_GRACE_MS', 8000),
   }
   return cached
 }
