@@ -14,6 +14,10 @@ export interface FlumeServer {
   stop: () => Promise<void>
   /** Kills the process without letting it clean up, as a crash would. */
   kill: () => Promise<void>
+  /** Sends a signal (e.g. SIGTERM, as a container runtime does) without waiting. */
+  signal: (name: NodeJS.Signals) => void
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>
 }
 
 export async function freePort(): Promise<number> {
@@ -72,7 +76,7 @@ export async function startFlume(env: Record<string, string | undefined> = {}, o
     }
     await new Promise(r => setTimeout(r, 100))
   }
-  const exited = new Promise<void>(r => child.once('exit', () => r()))
+  const exited = new Promise<number | null>(r => child.once('exit', code => r(code)))
   let removed = false
   const cleanup = () => {
     if (!removed && !opts.dataDir) rmSync(dataDir, { recursive: true, force: true })
@@ -92,5 +96,9 @@ export async function startFlume(env: Record<string, string | undefined> = {}, o
       if (child.exitCode === null) child.kill('SIGKILL')
       await exited
     },
+    signal(name) {
+      if (child.exitCode === null) child.kill(name)
+    },
+    exited,
   }
 }
