@@ -8,7 +8,8 @@ import type { H3Error, H3Event } from 'h3'
 export default async function apiErrorHandler(error: H3Error, event: H3Event) {
   if (!event.path.startsWith('/api/') || event.handled) return
   const status = error.statusCode || 500
-  const unexpected = error.unhandled || status >= 500
+  // A 5xx we raised on purpose (503 shutting_down) carries its code; any other is unexpected.
+  const unexpected = error.unhandled || (status >= 500 && !(error.data as { code?: string } | undefined)?.code)
   if (unexpected) console.error(`[flume] ${event.method} ${event.path} failed`, error.cause ?? error)
   const body = {
     status,
