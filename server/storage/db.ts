@@ -1,5 +1,5 @@
 import type { Database } from 'db0'
-import { MIGRATIONS } from './migrations'
+import { MIGRATIONS, forDialect } from './migrations'
 
 export type Statement = [sql: string, ...params: (string | number | null | undefined)[]]
 
@@ -69,7 +69,7 @@ async function migrate(driver: StorageDriver) {
     const version = index + 1
     if (done.has(version)) continue
     await driver.batch([
-      ...statements.map((sql): Statement => [sql]),
+      ...statements.map((sql): Statement => [forDialect(sql, db.dialect)]),
       ['INSERT INTO flume_migrations (version, applied_at) VALUES (?, ?)', version, Date.now()],
     ])
   }

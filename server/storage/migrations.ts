@@ -1,7 +1,9 @@
+import type { SQLDialect } from 'db0'
+
 /**
  * The schema, as numbered migrations: each runs once, in a transaction, and is recorded in
  * `flume_migrations`. Plain SQL that SQLite, PostgreSQL and D1 all accept (TEXT ids, BIGINT epoch
- * milliseconds). Append only: a migration that has shipped is never edited.
+ * milliseconds, REAL: see `forDialect`). Append only: a migration that has shipped is never edited.
  */
 export const MIGRATIONS: string[][] = [
   [
@@ -45,3 +47,12 @@ export const MIGRATIONS: string[][] = [
     `ALTER TABLE chats ADD COLUMN title_source TEXT`,
   ],
 ]
+
+/**
+ * A migration's statement as `dialect` runs it. `REAL` is an 8-byte float in SQLite (and D1) but a
+ * 4-byte one in PostgreSQL, where a temperature of 0.7 would read back as 0.699999988: there it
+ * is DOUBLE PRECISION, the same 8 bytes. Every PostgreSQL database Flume made was made this way.
+ */
+export function forDialect(sql: string, dialect: SQLDialect): string {
+  return dialect === 'postgresql' ? sql.replace(/\bREAL\b/g, 'DOUBLE PRECISION') : sql
+}
