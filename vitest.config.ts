@@ -4,6 +4,16 @@ import { defineVitestProject } from '@nuxt/test-utils/config'
 
 // e2e and browser tests run against one production build (tests/support/global-setup.ts),
 // made once per `vitest run`, not once per file.
+
+// The e2e suite runs a second time on PostgreSQL when a test cluster is given (README, PostgreSQL).
+const postgresUrl = process.env.FLUME_TEST_DATABASE_URL
+// Names this run's throwaway databases, so its teardown drops exactly those.
+process.env.FLUME_TEST_PG_RUN ||= `${process.pid}${Date.now().toString(36)}`
+const projectFilter = process.argv.flatMap((arg, i, all) => arg === '--project' ? [all[i + 1]] : arg.startsWith('--project=') ? [arg.slice(10)] : [])
+if (!postgresUrl && (!projectFilter.length || projectFilter.includes('e2e-postgres'))) {
+  console.log('e2e-postgres: skipped, FLUME_TEST_DATABASE_URL is not set (see README, PostgreSQL)')
+}
+
 export default defineConfig({
   test: {
     projects: [
@@ -33,6 +43,19 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      ...(postgresUrl
+        ? [{
+            test: {
+              name: 'e2e-postgres',
+              include: ['tests/e2e/**/*.test.ts'],
+              environment: 'node',
+              globalSetup: ['tests/support/global-setup.ts', 'tests/support/postgres-setup.ts'],
+              env: { FLUME_TEST_STORAGE: 'postgres' },
+              testTimeout: 30_000,
+              hookTimeout: 120_000,
+            },
+          }]
+        : []),
       {
         test: {
           name: 'browser',

@@ -4,11 +4,14 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { serverEntry } from './paths'
+import { createTestDatabase, dropTestDatabase, usingPostgres } from './postgres'
 
 export interface FlumeServer {
   url: string
   port: number
   dataDir: string
+  /** The server's PostgreSQL database (in the `e2e-postgres` project, or when `env` gives one). */
+  databaseUrl?: string
   /** Everything the server printed, for debugging failed tests. */
   logs: () => string
   stop: () => Promise<void>
@@ -32,13 +35,26 @@ export async function freePort(): Promise<number> {
   })
 }
 
+/** In the `e2e-postgres` project, a given data directory's database: a restart that keeps its data directory keeps its database too. */
+const databases = new Map<string, Promise<string>>()
+
 /**
- * Starts the built server (`.output`) on 127.0.0.1 with its own data directory.
- * `env` is passed on top of a clean LLM configuration (no key, no base URL: the demo model).
+ * Starts the built server (`.output`) on 127.0.0.1 with its own data directory, and in the
+ * `e2e-postgres` project its own PostgreSQL database (dropped at `stop()`; with `opts.dataDir`,
+ * the same one for every server started on it, dropped at the end of the run).
+ * `env` is passed on top of a clean LLM configuration (no key, no base URL: the demo model);
+ * a `DATABASE_URL` in it is used as it is.
  */
 export async function startFlume(env: Record<string, string | undefined> = {}, opts: { dataDir?: string } = {}): Promise<FlumeServer> {
   const port = await freePort()
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'flume-test-'))
+  let databaseUrl = env.DATABASE_URL
+  const ownDatabase = usingPostgres && !('DATABASE_URL' in env)
+  if (ownDatabase) {
+    let made = databases.get(dataDir)
+    if (!made) databases.set(dataDir, made = createTestDatabase())
+    databaseUrl = await made
+  }
   const child: ChildProcess = spawn(process.execPath, [serverEntry], {
     env: {
       ...process.env,
@@ -48,6 +64,7 @@ export async function startFlume(env: Record<string, string | undefined> = {}, o
       HOST: '127.0.0.1',
       PORT: String(port),
       FLUME_DATA_DIR: dataDir,
+      DATABASE_URL: databaseUrl,
       // Titles make an extra upstream call that would take the fake's scripted answers;
       // tests of titles turn them on.
       FLUME_TITLES: 'off',
@@ -78,19 +95,25 @@ export async function startFlume(env: Record<string, string | undefined> = {}, o
   }
   const exited = new Promise<number | null>(r => child.once('exit', code => r(code)))
   let removed = false
-  const cleanup = () => {
-    if (!removed && !opts.dataDir) rmSync(dataDir, { recursive: true, force: true })
+  const cleanup = async () => {
+    if (removed || opts.dataDir) return
     removed = true
+    rmSync(dataDir, { recursive: true, force: true })
+    if (ownDatabase) {
+      databases.delete(dataDir)
+      await dropTestDatabase(databaseUrl!)
+    }
   }
   return {
     url,
     port,
     dataDir,
+    databaseUrl,
     logs: () => out,
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM')
       await exited
-      cleanup()
+      await cleanup()
     },
     async kill() {
       if (child.exitCode === null) child.kill('SIGKILL')
