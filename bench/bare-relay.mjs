@@ -7,10 +7,22 @@
 // then a usage frame and `data: [DONE]`. No storage, no merging, no identity.
 // BARE_CLIENT=fetch (default, the transport the openai SDK uses) or http (node:http).
 //
+// The start path of a new answer, shaped like Flume's (bench/burst.mjs, scenarios C and D), with
+// the least work each step needs: an unsigned random session cookie on first contact, JSON
+// bodies parsed, chats and answers kept in memory (no storage), the upstream request opened
+// when the question is posted and its frames buffered until a reader comes:
+//   POST /chats {content, title?}        201 {id, title, messages, streamUrl} (one request)
+//   POST /chats {title?}                 201 {id, title}
+//   POST /chats/:id/messages {content}   202 {userMessage, assistantMessage, streamUrl}
+//   GET  <streamUrl>                     SSE: the frames so far, then live ones, then [DONE]
+// Closing the stream does not stop the answer (as in Flume); a finished answer is forgotten
+// 30 s after its end.
+//
 // Env: UPSTREAM_URL (…/v1), PORT (0 = any), BARE_CLIENT. Prints `LISTENING <port>`.
 // Exits when its stdin closes (the bench went away).
 
 import http from 'node:http'
+import { randomBytes } from 'node:crypto'
 
 const upstream = process.env.UPSTREAM_URL ?? 'http://127.0.0.1:1/v1'
 const mode = process.env.BARE_CLIENT === 'http' ? 'http' : 'fetch'
@@ -29,6 +41,7 @@ const server = http.createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' })
     return res.end('{"ok":true}')
   }
+  if (url.pathname.startsWith('/chats')) return startPath(req, res, url.pathname)
   if (req.method !== 'GET' || url.pathname !== '/stream') {
     res.writeHead(404)
     return res.end()
@@ -40,21 +53,26 @@ server.keepAliveTimeout = 60_000
 server.headersTimeout = 0
 server.requestTimeout = 0
 
+const upstreamBody = content => JSON.stringify({
+  model: 'bench-model',
+  messages: [{ role: 'user', content }],
+  stream: true,
+  stream_options: { include_usage: true },
+})
+
 function relay(tag, req, res) {
-  const body = JSON.stringify({
-    model: 'bench-model',
-    messages: [{ role: 'user', content: `flume-bench ${tag}` }],
-    stream: true,
-    stream_options: { include_usage: true },
-  })
   const ac = new AbortController()
-  let ended = false
   res.on('close', () => {
-    if (!ended) ac.abort()
+    if (!res.writableEnded) ac.abort()
   })
   res.writeHead(200, SSE_HEADERS)
   res.flushHeaders()
+  openUpstream(upstreamBody(`flume-bench ${tag}`), res, ac)
+}
 
+/** Opens the upstream completion and writes its SSE frames to `sink` (write, end: a response or an answer's buffer). */
+function openUpstream(body, sink, ac) {
+  let ended = false
   let offset = 0
   let buf = ''
   const onText = (s) => {
@@ -77,10 +95,10 @@ function relay(tag, req, res) {
         const text = chunk.choices?.[0]?.delta?.content
         if (text) {
           offset += text.length
-          res.write(`id: ${offset}\ndata: ${JSON.stringify({ type: 'delta', text })}\n\n`)
+          sink.write(`id: ${offset}\ndata: ${JSON.stringify({ type: 'delta', text })}\n\n`)
         }
         if (chunk.usage) {
-          res.write(`id: ${offset}\ndata: ${JSON.stringify({ type: 'usage', promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens })}\n\n`)
+          sink.write(`id: ${offset}\ndata: ${JSON.stringify({ type: 'usage', promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens })}\n\n`)
         }
       }
     }
@@ -89,9 +107,9 @@ function relay(tag, req, res) {
     if (ended) return
     ended = true
     if (err && !ac.signal.aborted) {
-      res.write(`id: ${offset}\ndata: ${JSON.stringify({ type: 'error', code: 'upstream_unavailable', message: String(err?.message ?? err) })}\n\n`)
+      sink.write(`id: ${offset}\ndata: ${JSON.stringify({ type: 'error', code: 'upstream_unavailable', message: String(err?.message ?? err) })}\n\n`)
     }
-    res.end(`id: ${offset}\ndata: [DONE]\n\n`)
+    sink.end(`id: ${offset}\ndata: [DONE]\n\n`)
   }
 
   if (mode === 'fetch') {
@@ -126,6 +144,117 @@ function relay(tag, req, res) {
     up.on('error', done)
     up.end(body)
   }
+}
+
+// ---------------------------------------------------------------- start path (scenarios C, D)
+const COOKIE = 'bare_session'
+const ANSWER_TTL_MS = 30_000
+/** chat id -> owner */
+const chats = new Map()
+/** answer id -> { owner, chatId, frames: string[], done, readers: Set<ServerResponse> } */
+const answers = new Map()
+const newId = () => randomBytes(16).toString('base64url')
+
+function ownerOf(req, res) {
+  const m = /(?:^|;\s*)bare_session=([\w-]+)/.exec(req.headers.cookie ?? '')
+  if (m) return m[1]
+  const id = newId()
+  res.setHeader('set-cookie', `${COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000`)
+  return id
+}
+
+function sendJson(res, status, value) {
+  const s = JSON.stringify(value)
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(s) })
+  res.end(s)
+}
+
+function readJson(req) {
+  return new Promise((resolve) => {
+    let s = ''
+    req.setEncoding('utf8')
+    req.on('data', (d) => {
+      s += d
+    })
+    req.on('end', () => {
+      try {
+        resolve(s ? JSON.parse(s) : {})
+      }
+      catch {
+        resolve(undefined)
+      }
+    })
+    req.on('error', () => resolve(undefined))
+  })
+}
+
+function startPath(req, res, path) {
+  const parts = path.split('/').filter(Boolean) // chats, :id, messages, :aid, stream
+  if (req.method === 'GET' && parts.length === 5 && parts[2] === 'messages' && parts[4] === 'stream') {
+    return follow(req, res, parts[1], parts[3])
+  }
+  if (req.method !== 'POST' || !(parts.length === 1 || (parts.length === 3 && parts[2] === 'messages'))) {
+    res.writeHead(404)
+    return res.end()
+  }
+  const owner = ownerOf(req, res)
+  readJson(req).then((body) => {
+    if (!body || typeof body !== 'object') return sendJson(res, 400, { status: 400, message: 'invalid body', data: { code: 'invalid_body' } })
+    const now = new Date().toISOString()
+    if (parts.length === 1) {
+      const chat = { id: newId(), title: typeof body.title === 'string' ? body.title : 'New chat', createdAt: now, updatedAt: now }
+      chats.set(chat.id, owner)
+      if (typeof body.content !== 'string') return sendJson(res, 201, chat)
+      const exchange = startAnswer(owner, chat.id, body.content, now)
+      return sendJson(res, 201, { ...chat, messages: [exchange.userMessage, exchange.assistantMessage], streamUrl: exchange.streamUrl })
+    }
+    const chatId = parts[1]
+    if (chats.get(chatId) !== owner) return sendJson(res, 404, { status: 404, message: 'not found', data: { code: 'not_found' } })
+    if (typeof body.content !== 'string') return sendJson(res, 400, { status: 400, message: 'invalid body', data: { code: 'invalid_body' } })
+    sendJson(res, 202, startAnswer(owner, chatId, body.content, now))
+  })
+}
+
+/** Opens the upstream request now; frames are kept for readers that come later. */
+function startAnswer(owner, chatId, content, now) {
+  const userId = newId()
+  const id = newId()
+  const answer = { owner, chatId, frames: [], done: false, readers: new Set() }
+  answers.set(id, answer)
+  const sink = {
+    write(s) {
+      answer.frames.push(s)
+      for (const r of answer.readers) r.write(s)
+    },
+    end(s) {
+      answer.frames.push(s)
+      answer.done = true
+      for (const r of answer.readers) r.end(s)
+      answer.readers.clear()
+      setTimeout(() => answers.delete(id), ANSWER_TTL_MS).unref()
+    },
+  }
+  openUpstream(upstreamBody(content), sink, new AbortController())
+  return {
+    userMessage: { id: userId, chatId, role: 'user', content, status: 'done', createdAt: now },
+    assistantMessage: { id, chatId, role: 'assistant', content: '', status: 'pending', createdAt: now },
+    streamUrl: `/chats/${chatId}/messages/${id}/stream`,
+  }
+}
+
+function follow(req, res, chatId, id) {
+  const answer = answers.get(id)
+  if (!answer || answer.chatId !== chatId || answer.owner !== ownerOf(req, res)) {
+    res.writeHead(404)
+    return res.end()
+  }
+  res.writeHead(200, SSE_HEADERS)
+  const sofar = answer.frames.join('')
+  if (answer.done) return res.end(sofar)
+  if (sofar) res.write(sofar)
+  else res.flushHeaders()
+  answer.readers.add(res)
+  res.on('close', () => answer.readers.delete(res))
 }
 
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
