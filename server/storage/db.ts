@@ -19,11 +19,11 @@ export interface StorageDriver {
 let ready: Promise<StorageDriver> | undefined
 
 async function connect(): Promise<StorageDriver> {
-  const { databaseUrl, dataDir } = useFlumeConfig()
+  const { databaseUrl, dataDir, dbPoolSize } = useFlumeConfig()
   if (databaseUrl && !/^postgres(?:ql)?:\/\//.test(databaseUrl)) {
     throw new Error('DATABASE_URL must be a postgres:// URL (unset: SQLite in FLUME_DATA_DIR).')
   }
-  const driver = databaseUrl ? await openPostgres(databaseUrl) : await openSqlite(dataDir)
+  const driver = databaseUrl ? await openPostgres(databaseUrl, dbPoolSize) : await openSqlite(dataDir)
   await driver.exclusive(() => migrate(driver))
   return driver
 }

@@ -7,7 +7,6 @@ const MIGRATION_LOCK = 726_153_001
 /** SQLSTATEs after which a whole transaction can simply run again: serialization failure, deadlock. */
 const RETRYABLE = new Set(['40001', '40P01'])
 const MAX_ATTEMPTS = 10
-const DEFAULT_POOL_SIZE = 10
 
 type Params = Primitive[]
 
@@ -17,9 +16,8 @@ type Params = Primitive[]
  * before it, a transaction's BEGIN..COMMIT would take in other requests' queries, and once that
  * connection drops, every later query fails (the rejected connect is cached).
  */
-export async function openPostgres(url: string): Promise<StorageDriver> {
-  const max = Number(process.env.FLUME_DB_POOL_SIZE) || DEFAULT_POOL_SIZE
-  const pool = new pg.Pool({ connectionString: url, max, types: { getTypeParser } })
+export async function openPostgres(url: string, poolSize = 10): Promise<StorageDriver> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, types: { getTypeParser } })
   // An idle client whose connection dropped (a database restart): the pool replaces it on the next query.
   pool.on('error', error => console.warn('[flume] a PostgreSQL connection dropped:', error.message))
 

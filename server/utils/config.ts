@@ -22,6 +22,8 @@ export interface FlumeConfig {
   dataDir: string
   /** postgres://…: PostgreSQL instead of the SQLite file in dataDir. */
   databaseUrl?: string
+  /** Connections to PostgreSQL each instance keeps open, at most. */
+  dbPoolSize: number
   /** redis://…: runs live in Redis, so several instances can share the work. */
   redisUrl?: string
   sessionSecret?: string
@@ -54,6 +56,7 @@ export function useFlumeConfig(): FlumeConfig {
     models: list('FLUME_MODELS'),
     dataDir: resolve(process.env.FLUME_DATA_DIR || '.data'),
     databaseUrl: process.env.DATABASE_URL || undefined,
+    dbPoolSize: Math.max(int('FLUME_DB_POOL_SIZE', 10), 1),
     redisUrl: process.env.REDIS_URL || undefined,
     sessionSecret: process.env.FLUME_SESSION_SECRET || undefined,
     maxRetries: int('FLUME_UPSTREAM_MAX_RETRIES', 2),
