@@ -17,19 +17,21 @@ afterAll(async () => {
   for (const c of cleanups) await c()
 })
 
-/** The versions recorded in `flume_migrations`, one entry per row. */
-async function migrationVersions(server: FlumeServer): Promise<number[]> {
-  if (server.databaseUrl) {
-    const rows = await queryDatabase<{ version: number }>(server.databaseUrl, 'SELECT version FROM flume_migrations ORDER BY version')
-    return rows.map(r => Number(r.version))
-  }
+/** Rows of a query on the server's own database, PostgreSQL or SQLite. */
+async function rowsOf<R>(server: FlumeServer, sql: string, ...params: (string | number)[]): Promise<R[]> {
+  if (server.databaseUrl) return await queryDatabase(server.databaseUrl, sql.replace(/\?/g, (_, i: number) => `$${sql.slice(0, i).split('?').length}`), params) as R[]
   const db = new DatabaseSync(join(server.dataDir, 'flume.sqlite'), { readOnly: true })
   try {
-    return (db.prepare('SELECT version FROM flume_migrations ORDER BY version').all() as { version: number }[]).map(r => Number(r.version))
+    return db.prepare(sql).all(...params) as R[]
   }
   finally {
     db.close()
   }
+}
+
+/** The versions recorded in `flume_migrations`, one entry per row. */
+async function migrationVersions(server: FlumeServer): Promise<number[]> {
+  return (await rowsOf<{ version: number }>(server, 'SELECT version FROM flume_migrations ORDER BY version')).map(r => Number(r.version))
 }
 
 describe(`storage (${usingPostgres ? 'PostgreSQL' : 'SQLite'})`, () => {
@@ -71,6 +73,25 @@ describe(`storage (${usingPostgres ? 'PostgreSQL' : 'SQLite'})`, () => {
     const again = await getChat(client, chat.id)
     expect(again.createdAt).toBe(chat.createdAt)
     expect(Date.parse(again.updatedAt)).toBeGreaterThanOrEqual(Date.parse(chat.createdAt))
+  })
+
+  it('questions posted at once to one chat each get a place of their own, their answer right after them', async () => {
+    const server = await startFlume({ FLUME_DEMO_DELAY_MS: '1' })
+    servers.push(server)
+    const client = createClient(server.url)
+    const chat = ChatSchema.parse((await client.json('POST', '/api/chats', { title: 'Busy chat' })).body)
+    const questions = Array.from({ length: 8 }, (_, i) => `question ${i}`)
+    const posted = await Promise.all(questions.map(content => client.json('POST', `/api/chats/${chat.id}/messages`, { content })))
+    for (const res of posted) expect(res.status, res.text).toBe(202)
+
+    const rows = await rowsOf<{ position: number }>(server, 'SELECT position FROM messages WHERE chat_id = ? ORDER BY position', chat.id)
+    expect(rows.map(r => Number(r.position))).toEqual(Array.from({ length: 16 }, (_, i) => i + 1))
+    const { messages } = await getChat(client, chat.id)
+    expect(messages.map(m => m.role)).toEqual(questions.flatMap(() => ['user', 'assistant']))
+    for (const res of posted) {
+      const at = messages.findIndex(m => m.id === res.body.userMessage.id)
+      expect(messages[at + 1]!.id).toBe(res.body.assistantMessage.id)
+    }
   })
 
   it('search folds case the same way on both sides of the match, Greek final sigma included', async () => {
