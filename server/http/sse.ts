@@ -84,6 +84,13 @@ export function sendRun(event: H3Event, reader: RunReader) {
 
 /** Sends frames that are already known (a finished message read from the database). */
 export function sendFrames(event: H3Event, frames: string) {
+  const res = event.node?.res as ServerResponse | undefined
+  if (res?.socket) {
+    // Headers and every frame in one write.
+    res.writeHead(200, SSE_HEADERS)
+    res.end(frames)
+    return
+  }
   return streamTo(event, async (sink) => {
     sink.write(frames)
     sink.end()
@@ -98,8 +105,8 @@ export function sendFrames(event: H3Event, frames: string) {
 function streamTo(event: H3Event, pump: (sink: Sink) => Promise<void>) {
   const res = event.node?.res as ServerResponse | undefined
   if (res?.socket) {
+    // Not flushed on their own: the headers leave with the first write, in one packet.
     res.writeHead(200, SSE_HEADERS)
-    res.flushHeaders()
     res.socket.setNoDelay(true)
     const sink = nodeSink(res)
     return pump(sink).catch((error) => {

@@ -1,43 +1,59 @@
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { createDatabase } from 'db0'
-import nodeSqlite from 'db0/connectors/node-sqlite'
+import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from 'node:sqlite'
+import { createDatabase, type Connector, type Primitive, type Statement as Db0Statement } from 'db0'
 import type { Statement, StorageDriver } from './db'
 
-interface SyncSqlite {
-  exec: (sql: string) => void
-  prepare: (sql: string) => { run: (...params: (string | number | null | undefined)[]) => unknown }
-  function: (name: string, options: { deterministic?: boolean }, fn: (...args: unknown[]) => unknown) => void
-}
-
-/** SQLite through node:sqlite, in FLUME_DATA_DIR: the default, nothing to install. */
+/**
+ * SQLite through node:sqlite, in FLUME_DATA_DIR: the default, nothing to install. A db0
+ * connector of our own so that each SQL text is prepared once per process (db0's node-sqlite
+ * connector prepares again on every query: about a third of the database's CPU when answers start
+ * in a burst, bench/README.md scenario C).
+ */
 export async function openSqlite(dataDir: string): Promise<StorageDriver> {
-  const db = createDatabase(nodeSqlite({ path: join(dataDir, 'flume.sqlite') }))
+  mkdirSync(dataDir, { recursive: true })
+  const { DatabaseSync } = process.getBuiltinModule('node:sqlite')
+  const instance: DatabaseSync = new DatabaseSync(join(dataDir, 'flume.sqlite'))
+  const cache = new Map<string, StatementSync>()
+  const prepared = (sql: string) => {
+    let statement = cache.get(sql)
+    if (!statement) cache.set(sql, statement = instance.prepare(sql))
+    return statement
+  }
+  const connector: Connector<DatabaseSync> = {
+    name: 'flume-sqlite',
+    dialect: 'sqlite',
+    getInstance: () => instance,
+    exec: (sql) => {
+      instance.exec(sql)
+      return { success: true }
+    },
+    prepare: sql => new CachedStatement(() => prepared(sql)),
+    dispose: () => {
+      cache.clear()
+      instance.close()
+    },
+  }
+  const db = createDatabase(connector)
   // First: another process opening the same file at once may hold a lock for a moment.
   await db.exec('PRAGMA busy_timeout = 5000')
   // WAL + NORMAL: a save does not fsync on every commit, and readers never wait for a writer.
   await db.exec('PRAGMA journal_mode = WAL')
   await db.exec('PRAGMA synchronous = NORMAL')
   await db.exec('PRAGMA foreign_keys = ON')
-  const instance = await db.getInstance() as SyncSqlite
   // SQLite's LOWER() folds A-Z only, so "Éclair" would never match "éclair". The same name, so
   // queries stay plain SQL that PostgreSQL (whose LOWER is Unicode-aware) runs as they are.
-  instance.function('lower', { deterministic: true }, (value: unknown) => (typeof value === 'string' ? value.toLowerCase() : value))
+  instance.function('lower', { deterministic: true }, (value: SQLOutputValue) => (typeof value === 'string' ? value.toLowerCase() : value))
   let exclusive = false
   return {
     db,
     // Synchronous, in one transaction: no other request's query can land in the middle of it.
     async batch(statements: Statement[]) {
-      // A save batch runs the same UPDATE for every running answer: prepare it once.
-      const prepared = new Map<string, ReturnType<SyncSqlite['prepare']>>()
       // Inside `exclusive`'s transaction, a savepoint.
       const [begin, commit, rollback] = exclusive ? ['SAVEPOINT batch', 'RELEASE batch', 'ROLLBACK TO batch'] : ['BEGIN', 'COMMIT', 'ROLLBACK']
       instance.exec(begin)
       try {
-        for (const [sql, ...params] of statements) {
-          let statement = prepared.get(sql)
-          if (!statement) prepared.set(sql, statement = instance.prepare(sql))
-          statement.run(...params)
-        }
+        for (const [sql, ...params] of statements) prepared(sql).run(...params as SQLInputValue[])
         instance.exec(commit)
       }
       catch (error) {
@@ -67,5 +83,33 @@ export async function openSqlite(dataDir: string): Promise<StorageDriver> {
     async close() {
       await db.dispose?.()
     },
+  }
+}
+
+type Params = Primitive[]
+
+/** db0's statement over a cached node:sqlite statement. */
+class CachedStatement implements Db0Statement {
+  constructor(private readonly statement: () => StatementSync) {}
+
+  bind(...params: Params) {
+    return {
+      bind: (...again: Params) => this.bind(...again),
+      all: () => this.all(...params),
+      run: () => this.run(...params),
+      get: () => this.get(...params),
+    }
+  }
+
+  async all(...params: Params) {
+    return this.statement().all(...params as SQLInputValue[])
+  }
+
+  async run(...params: Params) {
+    return { success: true, ...this.statement().run(...params as SQLInputValue[]) }
+  }
+
+  async get(...params: Params) {
+    return this.statement().get(...params as SQLInputValue[])
   }
 }
