@@ -9,8 +9,8 @@ export type Statement = [sql: string, ...params: (string | number | null | undef
  */
 export interface StorageDriver {
   db: Database
-  /** Runs statements atomically, in order. */
-  batch: (statements: Statement[]) => Promise<void>
+  /** Runs statements atomically, in order; answers the rows each statement changed. */
+  batch: (statements: Statement[]) => Promise<number[]>
   /** Runs `fn` while no other process runs it (migrations). */
   exclusive: <T>(fn: () => Promise<T>) => Promise<T>
   close: () => Promise<void>
@@ -41,10 +41,18 @@ export async function useDb(): Promise<Database> {
   return (await useStorage()).db
 }
 
-/** Runs statements atomically (one transaction), on whichever database is configured. */
-export async function runBatch(_db: Database, statements: Statement[]): Promise<void> {
-  if (!statements.length) return
-  await (await useStorage()).batch(statements)
+/**
+ * Runs statements atomically (one transaction), on whichever database is configured; answers the
+ * rows each statement changed.
+ */
+export async function runBatch(_db: Database, statements: Statement[]): Promise<number[]> {
+  if (!statements.length) return []
+  return await (await useStorage()).batch(statements)
+}
+
+/** Runs one writing statement in its own transaction; answers the rows it changed. */
+export async function runWrite(statement: Statement): Promise<number> {
+  return (await (await useStorage()).batch([statement]))[0] ?? 0
 }
 
 /** Rows an UPDATE or DELETE changed, from any driver's answer (SQLite `changes`, pg `rowCount`, D1 `meta.changes`). */

@@ -50,9 +50,10 @@ export async function openPostgres(url: string, poolSize = 10): Promise<StorageD
         let broken: Error | undefined
         try {
           await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE')
-          for (const [sql, ...params] of statements) await client.query(toPositional(sql), params)
+          const changed: number[] = []
+          for (const [sql, ...params] of statements) changed.push((await client.query(toPositional(sql), params)).rowCount ?? 0)
           await client.query('COMMIT')
-          return
+          return changed
         }
         catch (error) {
           await client.query('ROLLBACK').catch((rollbackError: Error) => {

@@ -45,21 +45,62 @@ export async function openSqlite(dataDir: string): Promise<StorageDriver> {
   // queries stay plain SQL that PostgreSQL (whose LOWER is Unicode-aware) runs as they are.
   instance.function('lower', { deterministic: true }, (value: SQLOutputValue) => (typeof value === 'string' ? value.toLowerCase() : value))
   let exclusive = false
+  /** Runs one batch's statements inside the current transaction, as a savepoint of its own. */
+  const runInSavepoint = (statements: Statement[]): number[] => {
+    instance.exec('SAVEPOINT batch')
+    try {
+      const changed = statements.map(([sql, ...params]) => Number(prepared(sql).run(...params as SQLInputValue[]).changes))
+      instance.exec('RELEASE batch')
+      return changed
+    }
+    catch (error) {
+      instance.exec('ROLLBACK TO batch')
+      instance.exec('RELEASE batch')
+      throw error
+    }
+  }
+  // Group commit: the batches asked for in one turn of the event loop share one transaction, each
+  // in a savepoint of its own (one failing batch leaves the others whole). In a burst of new
+  // answers that is one commit for many answers' writes, not several per answer.
+  let group: { statements: Statement[], resolve: (changed: number[]) => void, reject: (error: unknown) => void }[] = []
+  const commitGroup = () => {
+    const batches = group
+    group = []
+    const outcomes: ({ changed: number[] } | { error: unknown })[] = []
+    try {
+      instance.exec('BEGIN')
+      for (const batch of batches) {
+        try {
+          outcomes.push({ changed: runInSavepoint(batch.statements) })
+        }
+        catch (error) {
+          outcomes.push({ error })
+        }
+      }
+      instance.exec('COMMIT')
+    }
+    catch (error) {
+      if (instance.isTransaction) instance.exec('ROLLBACK')
+      for (const batch of batches) batch.reject(error)
+      return
+    }
+    batches.forEach((batch, i) => {
+      const outcome = outcomes[i]!
+      if ('error' in outcome) batch.reject(outcome.error)
+      else batch.resolve(outcome.changed)
+    })
+  }
   return {
     db,
-    // Synchronous, in one transaction: no other request's query can land in the middle of it.
-    async batch(statements: Statement[]) {
-      // Inside `exclusive`'s transaction, a savepoint.
-      const [begin, commit, rollback] = exclusive ? ['SAVEPOINT batch', 'RELEASE batch', 'ROLLBACK TO batch'] : ['BEGIN', 'COMMIT', 'ROLLBACK']
-      instance.exec(begin)
-      try {
-        for (const [sql, ...params] of statements) prepared(sql).run(...params as SQLInputValue[])
-        instance.exec(commit)
-      }
-      catch (error) {
-        instance.exec(rollback)
-        throw error
-      }
+    // Atomic: SQLite runs it synchronously inside a transaction, so no other query lands in the
+    // middle of it.
+    batch(statements: Statement[]) {
+      // Inside `exclusive`'s transaction (migrations), at once.
+      if (exclusive) return Promise.resolve(runInSavepoint(statements))
+      return new Promise<number[]>((resolve, reject) => {
+        if (!group.length) setImmediate(commitGroup)
+        group.push({ statements, resolve, reject })
+      })
     },
     // One process migrates the file at a time: `fn` runs in a transaction that holds SQLite's
     // write lock from its start (another process booting at once waits in BEGIN IMMEDIATE, then

@@ -87,7 +87,7 @@ export const chatStore = {
     const row = newChatRow(owner, chat.id, chat.title ?? DEFAULT_TITLE)
     const { statements, exchange } = exchangeStatements(owner, toChat(row), content, model, assistantId, rememberModel)
     await runBatch(db, [insertChat(row), ...statements])
-    return { chat: (await this.get(owner, chat.id))!, ...exchange }
+    return { chat: exchange.chat, userMessage: exchange.userMessage, assistantMessage: exchange.assistantMessage }
   },
 
   async list(owner: string): Promise<Chat[]> {
@@ -160,7 +160,7 @@ export const messageStore = {
     const db = await useDb()
     const { statements, exchange } = exchangeStatements(owner, chat, content, model, assistantId, rememberModel)
     await runBatch(db, statements)
-    return exchange
+    return { userMessage: exchange.userMessage, assistantMessage: exchange.assistantMessage }
   },
 
   /**
@@ -187,7 +187,7 @@ export const messageStore = {
       ['DELETE FROM messages WHERE chat_id = ? AND owner = ? AND position >= ?', chat.id, owner, edited.position],
       ...statements,
     ])
-    return exchange
+    return { userMessage: exchange.userMessage, assistantMessage: exchange.assistantMessage }
   },
 
   /**
@@ -237,9 +237,7 @@ export const messageStore = {
 
   /** Marks a pending answer as streaming; false when someone else already took it. */
   async claim(messageId: string): Promise<boolean> {
-    const db = await useDb()
-    const res = await db.prepare(`UPDATE messages SET status = 'streaming' WHERE id = ? AND status = 'pending'`).run(messageId)
-    return changedRows(res) > 0
+    return await runWrite([`UPDATE messages SET status = 'streaming' WHERE id = ? AND status = 'pending'`, messageId]) > 0
   },
 
   /** Saves the text of running answers; one transaction for all of them. */
@@ -255,11 +253,9 @@ export const messageStore = {
    * late stop or a recovery never overwrites an answer that has ended meanwhile); false if not.
    */
   async finish(messageId: string, final: { content: string, status: MessageStatus, error?: MessageError, usage?: Usage }, onlyIf?: MessageStatus[]): Promise<boolean> {
-    const db = await useDb()
     const guard = onlyIf?.length ? ` AND status IN (${onlyIf.map(() => '?').join(', ')})` : ''
-    const res = await db.prepare(`UPDATE messages SET content = ?, status = ?, error_code = ?, error_message = ?, prompt_tokens = ?, completion_tokens = ? WHERE id = ?${guard}`)
-      .run(final.content, final.status, final.error?.code ?? null, final.error?.message ?? null, final.usage?.promptTokens ?? null, final.usage?.completionTokens ?? null, messageId, ...(onlyIf ?? []))
-    return changedRows(res) > 0
+    return await runWrite([`UPDATE messages SET content = ?, status = ?, error_code = ?, error_message = ?, prompt_tokens = ?, completion_tokens = ? WHERE id = ?${guard}`,
+      final.content, final.status, final.error?.code ?? null, final.error?.message ?? null, final.usage?.promptTokens ?? null, final.usage?.completionTokens ?? null, messageId, ...(onlyIf ?? [])]) > 0
   },
 
   /** After a restart nothing is generating: answers left running keep their saved text and end in `interrupted`. */
@@ -283,7 +279,7 @@ function insertChat(row: ChatRow): Statement {
 export interface Exchange { userMessage: Message, assistantMessage: Message }
 
 /** The statements that append a question and its `pending` answer to `chat`. */
-function exchangeStatements(owner: string, chat: Chat, content: string, model: string, assistantId: string, rememberModel: boolean): { statements: Statement[], exchange: Exchange } {
+function exchangeStatements(owner: string, chat: Chat, content: string, model: string, assistantId: string, rememberModel: boolean): { statements: Statement[], exchange: Exchange & { chat: Chat } } {
   const now = Date.now()
   const insert = `INSERT INTO messages (id, chat_id, owner, position, role, content, status, model, created_at)
     VALUES (?, ?, ?, (SELECT COALESCE(MAX(position), 0) + 1 FROM messages WHERE chat_id = ?), ?, ?, ?, ?, ?)`
@@ -298,7 +294,9 @@ function exchangeStatements(owner: string, chat: Chat, content: string, model: s
       : ['UPDATE chats SET updated_at = ? WHERE id = ? AND owner = ?', now, chat.id, owner],
   ]
   if (rememberModel) statements.push(['UPDATE chats SET model = ? WHERE id = ? AND owner = ?', model, chat.id, owner])
-  return { statements, exchange: { userMessage: toMessage(user), assistantMessage: toMessage(assistant) } }
+  // The chat as these statements leave it.
+  const after: Chat = { ...chat, title, updatedAt: iso(now), ...(rememberModel ? { model } : {}) }
+  return { statements, exchange: { chat: after, userMessage: toMessage(user), assistantMessage: toMessage(assistant) } }
 }
 
 function emptyRow(owner: string, chatId: string, role: 'user' | 'assistant', content: string, status: MessageStatus, now: number): MessageRow {
