@@ -1,6 +1,6 @@
 import type { H3Event } from 'h3'
 import type { Chat, Message } from '#shared/schemas'
-import { INTERRUPTED_MESSAGE, type GenerationJob } from './registry'
+import { INTERRUPTED, type GenerationJob } from './registry'
 
 /** The generation settings of `chat`: its own, else the server's defaults. */
 export function jobFor(chat: Pick<Chat, 'id' | 'systemPrompt' | 'temperature'>, owner: string, model: string): GenerationJob {
@@ -54,7 +54,8 @@ export async function startAnswer<T>(
  * started it yet (edge presets start answers in the stream request), so it starts here, with the
  * same rules as every other start. `streaming`: if no instance is writing it any more (the
  * registry says so: a lease ran out, or this is the only process), it ends as `interrupted` with
- * its saved text. Answers the message as it now is.
+ * its saved text; an answer written by another instance is left to it. Answers the message as it
+ * now is.
  */
 export async function adoptAnswer(event: H3Event, owner: string, message: Message): Promise<Message> {
   const runs = useRuns()
@@ -69,14 +70,22 @@ export async function adoptAnswer(event: H3Event, owner: string, message: Messag
       setResponseStatus(event, 200)
     }
   }
-  else if (message.status === 'streaming' && !await runs.isRunning(message.id)) {
-    await messageStore.finish(message.id, {
-      content: message.content,
-      status: 'error',
-      error: { code: 'interrupted', message: INTERRUPTED_MESSAGE },
-    }, ['streaming'])
+  else if (message.status === 'streaming') {
+    await runs.settle(message.id, INTERRUPTED)
   }
   return (await messageStore.get(owner, message.chatId, message.id)) ?? message
+}
+
+/**
+ * Stops an answer wherever it is written: its upstream request is aborted and the text so far
+ * stored as `stopped`. One that nobody writes (its writer went away, or it never started) is
+ * ended here, unless an instance starts writing it meanwhile: then that one is stopped.
+ */
+export async function stopAnswer(messageId: string): Promise<void> {
+  const runs = useRuns()
+  if (await runs.stop(messageId)) return
+  if (await runs.settle(messageId, { status: 'stopped' })) return
+  await runs.stop(messageId)
 }
 
 /** Stops the chat's running answers (their upstream requests are aborted) and waits until each is stored. */

@@ -56,6 +56,14 @@ export class MemoryRunRegistry implements RunRegistry {
     return true
   }
 
+  async settle(messageId: string, final: RunFinal): Promise<boolean> {
+    if (this.runs.has(messageId)) return false
+    const stored = await this.io.load(messageId)
+    if (!stored || (stored.status !== 'pending' && stored.status !== 'streaming')) return true
+    await this.io.finish(messageId, { content: stored.content, ...(stored.usage ? { usage: stored.usage } : {}), ...final })
+    return true
+  }
+
   async interruptAll() {
     const runs = [...this.runs.values()]
     for (const run of runs) run.interrupt()

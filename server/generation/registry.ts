@@ -4,6 +4,9 @@ import type { Run, RunFinal, RunReader } from './run'
 
 export const INTERRUPTED_MESSAGE = 'The server restarted while this answer was being written. Retry to get a full answer.'
 
+/** How an answer ends when the instance writing it went away. */
+export const INTERRUPTED: RunFinal = { status: 'error', error: { code: 'interrupted', message: INTERRUPTED_MESSAGE } }
+
 export interface GenerationJob {
   chatId: string
   owner: string
@@ -32,6 +35,13 @@ export interface RunRegistry {
   attach: (messageId: string, offset: number) => Promise<RunReader | undefined>
   /** Aborts the upstream request, wherever it runs, and waits until the final state is stored; false if nothing ran. */
   stop: (messageId: string) => Promise<boolean>
+  /**
+   * Ends an answer still marked running that no instance writes (its writer went away, or it never
+   * started) with `final`, keeping its stored text (or more, if the registry knows more) and usage;
+   * its readers on every instance get the final frames. False, with nothing written, when an
+   * instance writes it now. An answer that is already final is left as it is (true).
+   */
+  settle: (messageId: string, final: RunFinal) => Promise<boolean>
   /** Ends every run of this process as `interrupted`, keeping its text: the server is going away. */
   interruptAll: () => Promise<void>
   /** Answers when the shared store behind the registry answers (health checks); absent when there is none. */
@@ -50,7 +60,10 @@ export interface GenerationIO {
   claim: (messageId: string) => Promise<boolean>
   history: (job: GenerationJob, messageId: string) => Promise<ChatTurn[]>
   saveProgress: (items: { id: string, content: string }[]) => Promise<void>
+  /** Stores the final state, only while the answer is still running (never over one that ended meanwhile). */
   finish: (messageId: string, final: RunFinal & { content: string }) => Promise<void>
+  /** The stored text, status and usage of an answer (settling one nobody writes). */
+  load: (messageId: string) => Promise<{ content: string, status: string, usage?: Usage } | undefined>
   /** Told once an answer's final state is stored (titles, usage accounting, ...). Never awaited. */
   onFinished?: (event: AnswerFinished) => void
   log?: Pick<Console, 'warn' | 'error'>

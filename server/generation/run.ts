@@ -34,6 +34,8 @@ export class Run {
   final?: RunFinal
   /** Text not yet saved to the database. */
   dirty = false
+  /** Told after each append (a shared registry publishes the new text to other instances). */
+  onAppend?: (run: Run) => void
   private readonly chunks: string[] = []
   private readonly ends: number[] = []
   private joined = ''
@@ -60,6 +62,7 @@ export class Run {
     this.ends.push(this.length + text.length)
     this.dirty = true
     this.wake()
+    this.onAppend?.(this)
   }
 
   /** The whole text so far; joins only the chunks added since the last call. */

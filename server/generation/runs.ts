@@ -1,5 +1,6 @@
-import type { AnswerFinished, RunRegistry } from './registry'
+import type { AnswerFinished, GenerationIO, RunRegistry } from './registry'
 import { MemoryRunRegistry } from './memory-registry'
+import { RedisRunRegistry } from './redis-registry'
 
 declare module 'nitropack/types' {
   interface NitroRuntimeHooks {
@@ -10,29 +11,39 @@ declare module 'nitropack/types' {
 
 let registry: RunRegistry | undefined
 
-/** The process's run registry, wired to the model and the database. */
+/**
+ * The process's run registry, wired to the model and the database: in this process's memory, or
+ * in Redis when REDIS_URL is set (several instances share the answers; docs/instances.md).
+ */
 export function useRuns(): RunRegistry {
-  registry ??= new MemoryRunRegistry({
-    saveIntervalMs: useFlumeConfig().saveIntervalMs,
+  if (registry) return registry
+  const config = useFlumeConfig()
+  const io: GenerationIO = {
+    saveIntervalMs: config.saveIntervalMs,
     complete: ({ model, messages, temperature, signal }) => streamCompletion({
       client: useOpenAI(),
       model,
       messages,
       temperature,
       signal,
-      stallTimeoutMs: useFlumeConfig().stallTimeoutMs,
+      stallTimeoutMs: config.stallTimeoutMs,
     }),
     claim: id => messageStore.claim(id),
     history: (job, id) => messageStore.history(job.owner, job.chatId, id),
     saveProgress: items => messageStore.saveProgress(items),
     finish: async (id, final) => {
-      await messageStore.finish(id, final)
+      // Never over an answer that ended meanwhile (stopped or recovered by another instance).
+      await messageStore.finish(id, final, ['pending', 'streaming'])
     },
+    load: id => messageStore.state(id),
     onFinished: (event) => {
       Promise.resolve(useNitroApp().hooks.callHook('flume:answer-finished', event)).catch((error: unknown) => {
         console.error('[flume] an answer-finished listener failed', error)
       })
     },
-  })
+  }
+  registry = config.redisUrl
+    ? new RedisRunRegistry(io, { url: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.leaseMs })
+    : new MemoryRunRegistry(io)
   return registry
 }

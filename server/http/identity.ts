@@ -1,6 +1,6 @@
 import type { H3Event } from 'h3'
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 export const SESSION_COOKIE = 'flume_session'
@@ -11,7 +11,9 @@ let secret: string | undefined
 
 /**
  * The cookie signing secret: FLUME_SESSION_SECRET, or for local use one generated once and
- * kept in the data directory so sessions survive restarts.
+ * kept in the data directory so sessions survive restarts. Several instances on one data directory
+ * may boot at once: the file is created exclusively, and the one that loses reads the winner's.
+ * With a shared run registry (REDIS_URL) the secret must be given (server/plugins/recover.ts).
  */
 export function sessionSecret(): string {
   if (secret) return secret
@@ -23,15 +25,36 @@ export function sessionSecret(): string {
     return (secret = config.sessionSecret)
   }
   const file = join(config.dataDir, 'session-secret')
-  if (existsSync(file)) {
-    const stored = readFileSync(file, 'utf8').trim()
-    if (stored.length >= MIN_SECRET_LENGTH) return (secret = stored)
-  }
+  const stored = readSecret(file)
+  if (stored) return (secret = stored)
   mkdirSync(config.dataDir, { recursive: true })
   const generated = `${newId()}${newId()}${newId()}`
-  writeFileSync(file, generated, { mode: 0o600 })
+  try {
+    writeFileSync(file, generated, { mode: 0o600, flag: 'wx' })
+  }
+  catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    // Another process created it first (its write may still be under way): the winner's is everyone's.
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const winner = readSecret(file)
+      if (winner) return (secret = winner)
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20)
+    }
+    throw new Error(`${file} exists but holds no usable secret; delete it or set FLUME_SESSION_SECRET.`, { cause: error })
+  }
   chmodSync(file, 0o600)
   return (secret = generated)
+}
+
+function readSecret(file: string): string | undefined {
+  try {
+    const stored = readFileSync(file, 'utf8').trim()
+    return stored.length >= MIN_SECRET_LENGTH ? stored : undefined
+  }
+  catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw error
+  }
 }
 
 /**

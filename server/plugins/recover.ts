@@ -1,11 +1,15 @@
 /**
  * Boot checks. A bad configuration stops the server with its reason rather than failing every
- * request. Nothing is generating yet, so answers a previous process left running (a crash, a
- * deploy) end as `interrupted`, keeping the text saved so far; on a graceful shutdown the runs
- * still going end the same way, with all their text saved.
+ * request. Answers a previous process left running (a crash, a deploy) end as `interrupted`,
+ * keeping the text saved so far; with several instances (REDIS_URL) only those no instance is
+ * writing any more (their lease ran out), never another instance's live answers. On a graceful
+ * shutdown the runs still going end the same way, with all their text saved.
  */
 export default defineNitroPlugin(async () => {
   try {
+    if (useFlumeConfig().redisUrl && !useFlumeConfig().sessionSecret) {
+      throw new Error('FLUME_SESSION_SECRET must be set when REDIS_URL is: every instance must sign session cookies with the same secret.')
+    }
     sessionSecret()
   }
   catch (error) {
@@ -13,7 +17,11 @@ export default defineNitroPlugin(async () => {
     process.exit(1)
   }
   try {
-    const count = await messageStore.markInterrupted()
+    const runs = useRuns()
+    let count = 0
+    for (const id of await messageStore.unfinished()) {
+      if (await runs.settle(id, INTERRUPTED)) count++
+    }
     if (count) console.warn(`[flume] ${count} answer(s) were interrupted by a restart; their saved text is kept.`)
   }
   catch (error) {

@@ -258,12 +258,22 @@ export const messageStore = {
       final.content, final.status, final.error?.code ?? null, final.error?.message ?? null, final.usage?.promptTokens ?? null, final.usage?.completionTokens ?? null, messageId, ...(onlyIf ?? [])]) > 0
   },
 
-  /** After a restart nothing is generating: answers left running keep their saved text and end in `interrupted`. */
-  async markInterrupted(): Promise<number> {
+  /** Every answer still marked running, on any instance (boot recovery asks the run registry which of them nobody writes). */
+  async unfinished(): Promise<string[]> {
     const db = await useDb()
-    const res = await db.prepare(`UPDATE messages SET status = 'error', error_code = 'interrupted', error_message = ? WHERE status IN ('pending', 'streaming')`)
-      .run(INTERRUPTED_MESSAGE)
-    return changedRows(res)
+    const rows = await db.prepare(`SELECT id FROM messages WHERE status IN ('pending', 'streaming')`).all() as { id: string }[]
+    return rows.map(r => r.id)
+  },
+
+  /** An answer's stored text, status and usage by its id alone: for the run registry, never for a request. */
+  async state(messageId: string): Promise<Pick<Message, 'content' | 'status' | 'usage'> | undefined> {
+    const db = await useDb()
+    const row = await db.prepare('SELECT content, status, prompt_tokens, completion_tokens FROM messages WHERE id = ?').get(messageId) as Pick<MessageRow, 'content' | 'status' | 'prompt_tokens' | 'completion_tokens'> | undefined
+    if (!row) return undefined
+    const usage = row.prompt_tokens != null && row.completion_tokens != null
+      ? { promptTokens: Number(row.prompt_tokens), completionTokens: Number(row.completion_tokens) }
+      : undefined
+    return { content: row.content, status: row.status, ...(usage ? { usage } : {}) }
   },
 }
 

@@ -26,6 +26,10 @@ export interface FlumeConfig {
   dbPoolSize: number
   /** redis://…: runs live in Redis, so several instances can share the work. */
   redisUrl?: string
+  /** Keys and channels in Redis start with this, so several deployments (or test runs) can share one. */
+  redisPrefix: string
+  /** How long an instance's claim on an answer it writes lasts unless renewed: a dead instance's answers end `interrupted` this long after it died (plus a check's period). */
+  leaseMs: number
   sessionSecret?: string
   maxRetries: number
   upstreamTimeoutMs: number
@@ -58,6 +62,8 @@ export function useFlumeConfig(): FlumeConfig {
     databaseUrl: process.env.DATABASE_URL || undefined,
     dbPoolSize: Math.max(int('FLUME_DB_POOL_SIZE', 10), 1),
     redisUrl: process.env.REDIS_URL || undefined,
+    redisPrefix: process.env.FLUME_REDIS_PREFIX || 'flume:',
+    leaseMs: Math.max(int('FLUME_LEASE_MS', 5000), 300),
     sessionSecret: process.env.FLUME_SESSION_SECRET || undefined,
     maxRetries: int('FLUME_UPSTREAM_MAX_RETRIES', 2),
     upstreamTimeoutMs: int('FLUME_UPSTREAM_TIMEOUT_MS', 60_000),

@@ -14,6 +14,7 @@ function setup(model: (signal: AbortSignal, request: Parameters<GenerationIO['co
     saveIntervalMs: 20,
     complete: request => model(request.signal, request),
     claim: async () => true,
+    load: async () => undefined,
     history: async () => [{ role: 'user', content: 'hi' }],
     saveProgress: async (items) => {
       for (const item of items) saved.set(item.id, item.content)

@@ -6,10 +6,6 @@ export default defineEventHandler(async (event) => {
   const owner = await useIdentity(event)
   const message = await messageStore.get(owner, chatId, messageId)
   if (!message || message.role !== 'assistant') throw notFound()
-  if (!isFinalStatus(message.status) && !await useRuns().stop(messageId)) {
-    // Marked running, but no instance writes it (its run died with a restart): end it here,
-    // unless it ended meanwhile.
-    await messageStore.finish(messageId, { content: message.content, status: 'stopped' }, ['pending', 'streaming'])
-  }
+  if (!isFinalStatus(message.status)) await stopAnswer(messageId)
   return (await messageStore.get(owner, chatId, messageId)) ?? message
 })
