@@ -55,11 +55,9 @@ export async function* streamCompletion(req: CompletionRequest): AsyncGenerator<
   const onAbort = () => controller.abort(req.signal.reason)
   if (req.signal.aborted) return
   req.signal.addEventListener('abort', onAbort, { once: true })
-  // Re-armed on every read with refresh(), much cheaper than clearTimeout + setTimeout.
-  const timer = setTimeout(() => {
-    stalledOut = true
-    controller.abort()
-  }, req.stallTimeoutMs)
+  // Armed once the response headers are in (waiting for them is the SDK's `timeout`, with its
+  // retries), then re-armed on every read with refresh(), much cheaper than clearTimeout + setTimeout.
+  let timer: ReturnType<typeof setTimeout> | undefined
 
   let text = ''
   let usage: CompletionPart | undefined
@@ -102,6 +100,10 @@ export async function* streamCompletion(req: CompletionRequest): AsyncGenerator<
       stream_options: { include_usage: true },
     }, { signal: controller.signal }).asResponse()
     if (!response.body) throw new UpstreamError('upstream_error', 'The model server sent an empty answer.')
+    timer = setTimeout(() => {
+      stalledOut = true
+      controller.abort()
+    }, req.stallTimeoutMs)
     const reader = response.body.getReader()
     const decoder = new TextDecoder()
     for (;;) {

@@ -12,6 +12,8 @@ interface Script {
   breakAfter?: number
   /** Sends this many chunks, then nothing more. */
   hangAfter?: number
+  /** Waits this long before the response headers. */
+  headersAfterMs?: number
 }
 
 /** An openai client whose `fetch` plays a script: the real SDK parses real SSE bytes. */
@@ -21,6 +23,7 @@ function clientFor(script: Script, seen: { aborted?: boolean } = {}) {
       return Response.json({ error: { message: `failure ${script.status}`, type: 'x' } }, { status: script.status })
     }
     const signal = init?.signal
+    if (script.headersAfterMs) await new Promise(r => setTimeout(r, script.headersAfterMs))
     const chunks = script.chunks ?? []
     const frame = (payload: unknown) => encoder.encode(`data: ${JSON.stringify(payload)}\n\n`)
     const body = new ReadableStream<Uint8Array>({
@@ -149,5 +152,10 @@ describe('streamCompletion', () => {
     const client = new OpenAI({ apiKey: 'k', baseURL: 'http://127.0.0.1:9/v1', maxRetries: 0 })
     const error = await failure(collect(client))
     expect(error.code).toBe('upstream_unavailable')
+  })
+
+  it('gives a slow first byte the request timeout, not the stall timeout (that one starts with the headers)', async () => {
+    const parts = await collect(clientFor({ chunks: ['late ', 'but fine'], headersAfterMs: 250 }), { stallTimeoutMs: 100 })
+    expect(parts.filter(p => p.type === 'delta').map(p => (p as { text: string }).text).join('')).toBe('late but fine')
   })
 })
