@@ -461,7 +461,8 @@ export class RedisRunRegistry implements RunRegistry {
         this.readerId ??= await this.reader.client('ID') as number
         this.readingVersion = this.version
         const keys = mirrors.map(m => this.key('run', m.run.messageId))
-        const replies = await this.reader.call('XREAD', ['COUNT', READ_COUNT, 'BLOCK', 10_000, 'STREAMS', ...keys, ...mirrors.map(m => m.lastId)]) as [string, StreamEntry[]][] | null
+        // The typed call, not call('XREAD'): it gives [key, entries] pairs under RESP2 and RESP3 alike.
+        const replies = await this.reader.xread('COUNT', READ_COUNT, 'BLOCK', 10_000, 'STREAMS', ...keys, ...mirrors.map(m => m.lastId)) as [string, StreamEntry[]][] | null
         this.readingVersion = -1
         for (const [key, entries] of replies ?? []) {
           const mirror = this.mirrors.get(key.slice(this.key('run').length))

@@ -108,7 +108,10 @@ describe.skipIf(!redisUrl)('RedisRunRegistry', () => {
     const fromStart = (await b.attach('m1', 0))!
     const fromThree = (await b.attach('m1', 3))!
     expect(fromStart).toBeDefined()
+    const doneAt = done.then(() => Date.now())
     const [all, rest] = await Promise.all([readAll(fromStart), readAll(fromThree)])
+    // Live, not from the upkeep's periodic check of a lease that is gone.
+    expect(Date.now() - await doneAt).toBeLessThan(LEASE_MS / 2)
     expect(await done).toEqual({ status: 'done' })
     expect(all.text).toBe('Hello, world 💥!')
     expect(rest.text).toBe('lo, world 💥!')
