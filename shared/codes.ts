@@ -4,7 +4,7 @@
  * never on status numbers alone.
  */
 export const REQUEST_ERROR_CODES = [
-  'invalid_body', 'invalid_offset', 'invalid_query', 'invalid_request', 'too_large', 'not_found',
+  'invalid_body', 'invalid_offset', 'invalid_query', 'invalid_request', 'too_large', 'unsupported_media_type', 'not_found',
   'forbidden_origin', 'unknown_model', 'not_retryable', 'not_editable', 'not_continuable',
   'method_not_allowed', 'rate_limited', 'quota_exceeded', 'shutting_down', 'unavailable', 'internal',
 ] as const

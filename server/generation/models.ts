@@ -7,8 +7,8 @@ let models: { at: number, list: string[], fromServer: boolean } | undefined
 let loading: Promise<string[]> | undefined
 
 /**
- * The models to offer: the server's own list when it has one (cached a minute),
- * else FLUME_MODELS, else the default model alone.
+ * The models to offer: FLUME_MODELS when set (those of them the server lists, when it lists
+ * any), else the server's own list (cached a minute), else the default model alone.
  */
 export async function listModels(): Promise<{ models: string[], default: string, authoritative: boolean }> {
   const config = useFlumeConfig()
@@ -50,7 +50,10 @@ async function fetchModels(): Promise<string[]> {
   catch {
     // No /models on this server (some proxies): fall back to configuration.
   }
-  if (!fromServer) list = config.models.length ? [...config.models] : []
+  // FLUME_MODELS is an allowlist: only those are offered (and accepted), whatever else the server
+  // lists, so no visitor can pick its most expensive model.
+  if (config.models.length) list = fromServer ? config.models.filter(id => list.includes(id)) : [...config.models]
+  if (!list.length) list = [...config.models]
   const fallback = defaultModel(list)
   if (!list.includes(fallback)) list.unshift(fallback)
   models = { at: Date.now(), list, fromServer }

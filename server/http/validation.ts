@@ -2,26 +2,26 @@ import type { H3Event } from 'h3'
 import type { z } from 'zod'
 import { MAX_CONTENT_LENGTH } from '#shared/schemas'
 
-/** Bodies above this are refused before they are read (CONTRACT.md: 1 MB). */
+/** Bodies above this are refused (CONTRACT.md: 1 MB), counted as they arrive. */
 export const MAX_BODY_BYTES = 1_000_000
 
+const tooLarge = () => httpError(413, 'too_large', 'The request body is larger than 1 MB.')
+
 /**
- * Reads and validates a JSON body. Oversized bodies and content answer 413 `too_large`,
- * anything malformed 400 `invalid_body`; never a 5xx.
+ * Reads and validates a JSON body. Oversized bodies and content answer 413 `too_large`, a body
+ * that is not `application/json` 415 `unsupported_media_type` (an HTML form cannot post JSON, so a
+ * cross-site form post never reaches a route), anything malformed 400 `invalid_body`; never a 5xx.
  */
 export async function readBodyAs<T extends z.ZodType>(event: H3Event, schema: T): Promise<z.infer<T>> {
   const declared = Number(getRequestHeader(event, 'content-length'))
-  if (declared > MAX_BODY_BYTES) throw httpError(413, 'too_large', 'The request body is larger than 1 MB.')
-  let raw: string | undefined
-  try {
-    raw = await readRawBody(event, 'utf8')
-  }
-  catch {
-    throw httpError(400, 'invalid_body', 'The request body could not be read.')
-  }
-  if (raw && raw.length > MAX_BODY_BYTES) throw httpError(413, 'too_large', 'The request body is larger than 1 MB.')
+  if (declared > MAX_BODY_BYTES) throw tooLarge()
+  const raw = await readLimitedBody(event, MAX_BODY_BYTES)
   let json: unknown = {}
-  if (raw && raw.trim()) {
+  if (raw.trim()) {
+    const type = getRequestHeader(event, 'content-type') ?? ''
+    if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
+      throw httpError(415, 'unsupported_media_type', 'Send the body as JSON, with Content-Type: application/json.')
+    }
     try {
       json = JSON.parse(raw)
     }
@@ -47,4 +47,49 @@ export function paramsAs<T extends z.ZodType>(event: H3Event, schema: T): z.infe
 
 function describeIssues(error: z.ZodError): string {
   return error.issues.map(i => (i.path.length ? `${i.path.join('.')}: ` : '') + i.message).join('; ')
+}
+
+/**
+ * The body as text, at most `limit` bytes. Counted while it arrives: a chunked body (no
+ * Content-Length) over the limit is refused as soon as it crosses it, never buffered whole.
+ */
+async function readLimitedBody(event: H3Event, limit: number): Promise<string> {
+  const chunks: Uint8Array[] = []
+  let size = 0
+  const take = (chunk: Uint8Array) => {
+    size += chunk.byteLength
+    if (size > limit) return false
+    chunks.push(chunk)
+    return true
+  }
+  const req = event.node?.req
+  const stream = event.web?.request?.body ?? (req && !('body' in req) && !('__unenv__' in req) ? undefined : getRequestWebStream(event))
+  try {
+    if (stream) {
+      const reader = stream.getReader()
+      for (;;) {
+        const { value, done } = await reader.read()
+        if (done) break
+        if (!take(value)) {
+          void reader.cancel().catch(() => {})
+          throw tooLarge()
+        }
+      }
+    }
+    else if (req) {
+      for await (const chunk of req) {
+        if (!take(chunk as Uint8Array)) {
+          // Stop reading; the connection closes after the 413 instead of taking in the rest.
+          req.pause()
+          setResponseHeader(event, 'connection', 'close')
+          throw tooLarge()
+        }
+      }
+    }
+  }
+  catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 413) throw error
+    throw httpError(400, 'invalid_body', 'The request body could not be read.')
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks))
 }

@@ -87,3 +87,24 @@ describe('a model per chat', () => {
     expect(ChatSchema.parse(res.body)).toMatchObject({ title: 'Both', model: 'gpt-fake-mini' })
   })
 })
+
+describe('FLUME_MODELS is an allowlist', () => {
+  it('only its models are offered and accepted, even when the server lists more', async () => {
+    const own = await startWithFake({ FLUME_MODELS: 'gpt-fake-mini,not-on-server', FLUME_MODEL: 'gpt-fake-mini' })
+    try {
+      const list = await own.client.json<{ models: { id: string }[], default: string }>('GET', '/api/models')
+      expect(list.status).toBe(200)
+      // The server lists gpt-fake and gpt-fake-mini: of the allowlist only the one it has.
+      expect(list.body.models.map(m => m.id)).toEqual(['gpt-fake-mini'])
+      const chat = await newChat(own.client)
+      expectError(await own.client.json('POST', `/api/chats/${chat.id}/messages`, { content: 'hi', model: 'gpt-fake' }), 400, 'unknown_model')
+      expectError(await own.client.json('PATCH', `/api/chats/${chat.id}`, { model: 'gpt-fake' }), 400, 'unknown_model')
+      expectError(await own.client.json('POST', '/api/chats', { content: 'hi', model: 'gpt-fake' }), 400, 'unknown_model')
+      const posted = await send(own.client, chat.id, 'hello', 'gpt-fake-mini')
+      expect(posted.assistantMessage.model).toBe('gpt-fake-mini')
+    }
+    finally {
+      await own.stop()
+    }
+  })
+})
