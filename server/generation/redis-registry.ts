@@ -125,6 +125,8 @@ export class RedisRunRegistry implements RunRegistry {
 
   /** Runs reserved here, whether or not they got their lease yet. */
   private readonly own = new Map<string, Run>()
+  /** The lease taking of each run reserved here: true once it holds it. */
+  private readonly taking = new Map<string, Promise<boolean>>()
   /** Runs whose lease this instance holds. */
   private readonly leased = new Map<string, Run>()
   /** Offset up to which each leased run's text is in its stream. */
@@ -182,21 +184,33 @@ export class RedisRunRegistry implements RunRegistry {
     return this.local.size
   }
 
+  /**
+   * The lease is taken here, before the message is stored: once another instance can see the
+   * answer `pending` in the database, it also sees who writes it (and follows it, not adopts it).
+   */
   reserve(messageId: string, owner: string, seed?: string): Run {
     const run = this.local.reserve(messageId, owner, seed)
     this.own.set(messageId, run)
     run.onAppend = r => this.schedulePublish(r)
+    this.taking.set(messageId, this.take(run))
     return run
   }
 
   release(messageId: string) {
+    const run = this.own.get(messageId)
+    const taking = this.taking.get(messageId)
     this.local.release(messageId)
     this.own.delete(messageId)
+    this.taking.delete(messageId)
+    if (run && taking) void taking.then(took => (took ? this.giveUp(run) : undefined))
   }
 
   launch(run: Run, job: GenerationJob): Promise<RunFinal> {
     return this.local.launch(run, job).finally(() => {
-      if (this.own.get(run.messageId) === run) this.own.delete(run.messageId)
+      if (this.own.get(run.messageId) === run) {
+        this.own.delete(run.messageId)
+        this.taking.delete(run.messageId)
+      }
       if (this.leased.get(run.messageId) === run) {
         // Ended without storing a final state (its final write failed): its lease just runs out.
         this.leased.delete(run.messageId)
@@ -300,21 +314,41 @@ export class RedisRunRegistry implements RunRegistry {
 
   // --- Writing an answer here -----------------------------------------------------------------
 
+  /** Takes the lease and starts the answer's stream anew with its text so far; false if another instance holds it. */
+  private async take(run: Run): Promise<boolean> {
+    const seed = run.text()
+    try {
+      const took = await this.script('flumeTake', this.keysOf(run.messageId), [this.instanceId, this.leaseMs, seed.length, seed, run.messageId, Date.now(), LIVE_STREAM_TTL_MS])
+      if (took !== 1) return false
+    }
+    catch (error) {
+      this.log.error(`[flume] could not take the lease of ${run.messageId}`, error)
+      return false
+    }
+    this.leased.set(run.messageId, run)
+    this.published.set(run.messageId, seed.length)
+    return true
+  }
+
   /** The lease first, then the database: a failed lease or claim abandons the run (generate.ts). */
   private async claim(messageId: string): Promise<boolean> {
     const run = this.own.get(messageId)
-    if (!run) return false
-    const seed = run.text()
-    const took = await this.script('flumeTake', this.keysOf(messageId), [this.instanceId, this.leaseMs, seed.length, seed, messageId, Date.now(), LIVE_STREAM_TTL_MS])
-    if (took !== 1) return false
-    this.leased.set(messageId, run)
-    this.published.set(messageId, seed.length)
+    if (!run || !await this.taking.get(messageId)) return false
     if (await this.io.claim(messageId)) return true
     // Not pending any more (stopped, recovered or deleted meanwhile): let followers go too.
+    await this.giveUp(run)
+    return false
+  }
+
+  /** Lets go of a lease taken for a run that is not to be written; its followers reconnect. */
+  private async giveUp(run: Run) {
+    const { messageId } = run
+    if (this.leased.get(messageId) !== run) return
+    const from = this.published.get(messageId) ?? 0
     this.leased.delete(messageId)
     this.published.delete(messageId)
-    await this.script('flumeEnd', this.keysOf(messageId), [this.instanceId, messageId, seed.length, '', '', this.finishedTtlMs])
-    return false
+    await this.script('flumeEnd', this.keysOf(messageId), [this.instanceId, messageId, from, '', '', this.finishedTtlMs])
+      .catch(error => this.log.warn(`[flume] could not let go of ${messageId}:`, (error as Error).message))
   }
 
   /** The final state goes to the database, then to the stream for readers on other instances. */
