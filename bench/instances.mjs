@@ -132,7 +132,7 @@ async function boot(name) {
     if (Date.now() > deadline) throw new Error(`${name} did not start:\n${logs}`)
     await new Promise(r => setTimeout(r, 100))
   }
-  return { name, url, kill: async () => {
+  return { name, url, logs: () => logs, kill: async () => {
     child.kill('SIGKILL')
     await exited
   } }
@@ -153,6 +153,7 @@ async function post(server, cookie, content) {
 function read(server, path, cookie, onFrame) {
   return new Promise((resolve, reject) => {
     const req = http.get(`${server.url}${path}`, { headers: { accept: 'text/event-stream', cookie } }, (res) => {
+      if (res.statusCode !== 200) onFrame(Number.NaN, `HTTP ${res.statusCode}`, performance.now())
       res.setEncoding('utf8')
       let buf = ''
       res.on('data', (chunk) => {
@@ -199,7 +200,10 @@ async function oneAnswer(n) {
   /** Receipt time of each offset, per reader. */
   const seen = [new Map(), new Map()]
   const texts = ['', '']
+  const frames1 = []
   const record = side => (offset, data, now) => {
+    if (data.startsWith('HTTP')) return console.log(side ? 'B' : 'A', data)
+    if (side === 1) frames1.push(`${offset}:${data.slice(0, 40)}`)
     if (data === '[DONE]') return
     const event = JSON.parse(data)
     if (event.type !== 'delta') return
@@ -210,7 +214,10 @@ async function oneAnswer(n) {
     read(a, started.streamUrl, started.cookie, record(0)),
     read(b, started.streamUrl, started.cookie, record(1)),
   ])
-  if (texts[0] !== texts[1]) mismatches++
+  if (texts[0] !== texts[1]) {
+    mismatches++
+    if (process.env.BENCH_DEBUG) console.log('differs', n, texts[0].length, texts[1].length, [...seen[1].keys()].join(','), frames1.join(' | '))
+  }
   // Token k ends at offset end(k); a reader has it at the first frame whose offset reaches it.
   const ends = []
   for (let k = 0, end = 0; k < TOKENS; k++) ends.push((end += `t${k} `.length))
@@ -261,6 +268,7 @@ if (times.length) {
   console.log(`   mean ${fmt(times.reduce((s, t) => s + t, 0) / times.length)}, worst ${fmt(Math.max(...times))} (bound: lease + half a lease for the check)`)
 }
 
+if (process.env.BENCH_DEBUG) console.log(a.logs(), b.logs())
 await Promise.all([a.kill(), b.kill()])
 upstream.close()
 // Leave nothing in Redis: what is left expires, but a bench should not wait for that.
