@@ -34,6 +34,8 @@ interface Sink {
   write: (chunk: string) => boolean
   drained: () => Promise<void>
   end: () => void
+  /** Drops the connection (a peer that stopped reading). */
+  abort: () => void
   readonly closed: boolean
   onClose: (fn: () => void) => void
 }
@@ -44,11 +46,22 @@ interface Sink {
  */
 export function sendRun(event: H3Event, reader: RunReader) {
   return streamTo(event, async (sink) => {
-    const heartbeatMs = useFlumeConfig().heartbeatMs
+    const { heartbeatMs, writeTimeoutMs } = useFlumeConfig()
     let lastWrite = Date.now()
     const send = async (chunk: string) => {
       lastWrite = Date.now()
-      if (!sink.write(chunk)) await sink.drained()
+      if (sink.write(chunk)) return
+      // A reader that stopped reading (a stalled client, a full proxy) would otherwise hold this
+      // stream, its buffers and the run's text forever: after writeTimeoutMs without draining, it
+      // is dropped. A browser that was merely slow reconnects with Last-Event-ID.
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const stuck = new Promise<'stuck'>(resolve => (timer = setTimeout(resolve, writeTimeoutMs, 'stuck')))
+      const outcome = await Promise.race([sink.drained(), stuck])
+      clearTimeout(timer)
+      if (outcome === 'stuck') {
+        sink.abort()
+        reader.close()
+      }
     }
     // Checked four times per period: a ping goes out after 3/4 of a period of silence, so no
     // silence lasts a full period (a check once per period would allow almost two).
@@ -143,6 +156,14 @@ function streamTo(event: H3Event, pump: (sink: Sink) => Promise<void>) {
       return (controller.desiredSize ?? 1) > 0
     },
     drained: () => new Promise<void>(resolve => (resume = resolve)),
+    abort() {
+      if (closed) return
+      try {
+        controller.error(new Error('the reader stopped reading'))
+      }
+      catch { /* already closed */ }
+      close()
+    },
     end() {
       if (closed) return
       closed = true
@@ -192,6 +213,9 @@ function nodeSink(res: ServerResponse): Sink {
     }),
     end() {
       if (!closed && !res.writableEnded) res.end()
+    },
+    abort() {
+      res.destroy()
     },
     onClose(fn) {
       if (closed) fn()
