@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 
 // Separate build/output dirs let a test run build while `nuxt dev` is running.
@@ -6,8 +7,50 @@ const buildDir = process.env.FLUME_BUILD_DIR
 const serverDirs = ['generation', 'storage', 'http'].map(dir => fileURLToPath(new URL(`./server/${dir}/**/*`, import.meta.url)))
 const outputDir = process.env.FLUME_OUTPUT_DIR
 
+// Security headers (issue 9; docs/security.md). Pages get nuxt-security's per-request nonce
+// ('nonce-{{nonce}}' below) on every <script>, <style> and <link> it renders.
+const permissionsPolicy = {
+  'camera': [], 'microphone': [], 'geolocation': [], 'display-capture': [], 'payment': [], 'usb': [],
+  'serial': [], 'hid': [], 'midi': [], 'accelerometer': [], 'gyroscope': [],
+  'magnetometer': [], 'publickey-credentials-get': [], 'browsing-topics': [],
+}
+/** The <style> VueUse's useColorMode (ThemeToggle.vue) adds for a moment to switch themes without transitions. */
+const colorModeStyle = '*,*::before,*::after{-webkit-transition:none!important;-moz-transition:none!important;-o-transition:none!important;-ms-transition:none!important;transition:none!important}'
+const colorModeStyleHash = `'sha256-${createHash('sha256').update(colorModeStyle).digest('base64')}'`
+const pagePolicy = {
+  'default-src': ['\'none\''],
+  // The nonce'd entry script may load the app's chunks ('strict-dynamic'); 'self' is for
+  // browsers without CSP 3. No 'unsafe-eval', no 'unsafe-inline' for scripts.
+  'script-src': ['\'self\'', '\'nonce-{{nonce}}\'', '\'strict-dynamic\''],
+  'script-src-attr': ['\'none\''],
+  // <style> elements by nonce (or that one hash), stylesheets from the origin; style=""
+  // attributes are needed by shiki (token colours), KaTeX (layout) and server-rendered inline
+  // styles. 'style-src' is the fallback of browsers without style-src-elem/-attr.
+  'style-src': ['\'self\'', '\'unsafe-inline\''],
+  'style-src-elem': ['\'self\'', '\'nonce-{{nonce}}\'', colorModeStyleHash],
+  'style-src-attr': ['\'unsafe-inline\''],
+  // KaTeX's fonts: files from the origin, the smallest inlined by the build as data: URLs.
+  'font-src': ['\'self\'', 'data:'],
+  'img-src': ['\'self\''],
+  // fetch and EventSource to the app's own API.
+  'connect-src': ['\'self\''],
+  'manifest-src': ['\'self\''],
+  'base-uri': ['\'none\''],
+  'form-action': ['\'self\''],
+  'frame-ancestors': ['\'none\''],
+  'object-src': ['\'none\''],
+  // Off: it would break Flume served over plain http on a LAN, and every load is 'self' anyway.
+  'upgrade-insecure-requests': false,
+}
+/** Non-HTML answers (API JSON, the stream): nothing may run or be framed if one is opened as a page. */
+const apiHeaders = {
+  'content-security-policy': 'default-src \'none\'; frame-ancestors \'none\'',
+  'cross-origin-resource-policy': 'same-origin',
+  'permissions-policy': Object.keys(permissionsPolicy).map(feature => `${feature}=()`).join(', '),
+}
+
 export default defineNuxtConfig({
-  modules: ['@nuxt/eslint', '@vueuse/nuxt'],
+  modules: ['@nuxt/eslint', '@vueuse/nuxt', 'nuxt-security'],
   devtools: { enabled: false },
   compatibilityDate: '2026-11-01',
   telemetry: false,
@@ -31,9 +74,9 @@ export default defineNuxtConfig({
   nitro: {
     ...(outputDir ? { output: { dir: outputDir } } : {}),
     imports: { dirs: serverDirs },
-    // API answers are never cached; the stream route sets its own SSE headers.
+    // API answers are never cached; the stream route sets its own SSE headers (and keeps these).
     routeRules: {
-      '/api/**': { headers: { 'cache-control': 'no-store' } },
+      '/api/**': { headers: { 'cache-control': 'no-store', ...apiHeaders } },
     },
   },
   typescript: {
@@ -49,5 +92,27 @@ export default defineNuxtConfig({
   },
   eslint: {
     config: { stylistic: true },
+  },
+  security: {
+    nonce: true,
+    headers: {
+      contentSecurityPolicy: pagePolicy,
+      permissionsPolicy,
+      xFrameOptions: 'DENY',
+      referrerPolicy: 'strict-origin-when-cross-origin',
+      // Sent only to https requests, by server/plugins/hsts.ts (nuxt-security's is static).
+      strictTransportSecurity: false,
+    },
+    // Flume has its own limits, origin check and error codes (CONTRACT.md): 413 too_large,
+    // 403 forbidden_origin, 405 method_not_allowed, 429 rate_limited, all in its JSON shape.
+    rateLimiter: false,
+    requestSizeLimiter: false,
+    xssValidator: false,
+    corsHandler: false,
+    allowedMethodsRestricter: false,
+    csrf: false,
+    basicAuth: false,
+    // Not a header: it would strip console calls from the client build.
+    removeLoggers: false,
   },
 })
