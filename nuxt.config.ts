@@ -74,6 +74,8 @@ export default defineNuxtConfig({
   nitro: {
     ...(outputDir ? { output: { dir: outputDir } } : {}),
     imports: { dirs: serverDirs },
+    // Built assets as .gz and .br next to each file; `npm start` serves the one the browser accepts.
+    compressPublicAssets: { gzip: true, brotli: true },
     // API answers are never cached; the stream route sets its own SSE headers (and keeps these).
     routeRules: {
       '/api/**': { headers: { 'cache-control': 'no-store', ...apiHeaders } },
