@@ -76,8 +76,11 @@ export default defineNuxtConfig({
     imports: { dirs: serverDirs },
     // Built assets as .gz and .br next to each file; `npm start` serves the one the browser accepts.
     compressPublicAssets: { gzip: true, brotli: true },
-    // API answers are never cached; the stream route sets its own SSE headers (and keeps these).
+    // Pages hold a person's chats and API answers are theirs: never stored by a browser or a
+    // proxy. Built assets (/_nuxt/**, Nuxt's own rule) keep a year of immutable caching. The
+    // stream route sets its own SSE cache-control.
     routeRules: {
+      '/**': { headers: { 'cache-control': 'private, no-store' } },
       '/api/**': { headers: { 'cache-control': 'no-store', ...apiHeaders } },
     },
   },
