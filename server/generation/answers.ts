@@ -34,6 +34,11 @@ export async function startAnswer<T>(
   const run = runs.reserve(answer.id, answer.job.owner, answer.job.continuation?.text)
   let stored: T | undefined
   try {
+    // Another instance took it meanwhile: it writes the answer, readers follow it there.
+    if (runs.held && !await runs.held(answer.id)) {
+      runs.release(answer.id)
+      return undefined
+    }
     stored = await store()
   }
   catch (error) {

@@ -192,8 +192,15 @@ export class RedisRunRegistry implements RunRegistry {
     const run = this.local.reserve(messageId, owner, seed)
     this.own.set(messageId, run)
     run.onAppend = r => this.schedulePublish(r)
-    this.taking.set(messageId, this.take(run))
+    const taking = this.take(run)
+    // Awaited by held() or claim(); a failure shows there.
+    taking.catch(() => {})
+    this.taking.set(messageId, taking)
     return run
+  }
+
+  held(messageId: string): Promise<boolean> {
+    return this.taking.get(messageId) ?? Promise.resolve(false)
   }
 
   release(messageId: string) {
@@ -202,7 +209,7 @@ export class RedisRunRegistry implements RunRegistry {
     this.local.release(messageId)
     this.own.delete(messageId)
     this.taking.delete(messageId)
-    if (run && taking) void taking.then(took => (took ? this.giveUp(run) : undefined))
+    if (run && taking) void taking.then(took => (took ? this.giveUp(run) : undefined), () => {})
   }
 
   launch(run: Run, job: GenerationJob): Promise<RunFinal> {
@@ -317,14 +324,8 @@ export class RedisRunRegistry implements RunRegistry {
   /** Takes the lease and starts the answer's stream anew with its text so far; false if another instance holds it. */
   private async take(run: Run): Promise<boolean> {
     const seed = run.text()
-    try {
-      const took = await this.script('flumeTake', this.keysOf(run.messageId), [this.instanceId, this.leaseMs, seed.length, seed, run.messageId, Date.now(), LIVE_STREAM_TTL_MS])
-      if (took !== 1) return false
-    }
-    catch (error) {
-      this.log.error(`[flume] could not take the lease of ${run.messageId}`, error)
-      return false
-    }
+    const took = await this.script('flumeTake', this.keysOf(run.messageId), [this.instanceId, this.leaseMs, seed.length, seed, run.messageId, Date.now(), LIVE_STREAM_TTL_MS])
+    if (took !== 1) return false
     this.leased.set(run.messageId, run)
     this.published.set(run.messageId, seed.length)
     return true
@@ -333,7 +334,7 @@ export class RedisRunRegistry implements RunRegistry {
   /** The lease first, then the database: a failed lease or claim abandons the run (generate.ts). */
   private async claim(messageId: string): Promise<boolean> {
     const run = this.own.get(messageId)
-    if (!run || !await this.taking.get(messageId)) return false
+    if (!run || !await this.taking.get(messageId)?.catch(() => false)) return false
     if (await this.io.claim(messageId)) return true
     // Not pending any more (stopped, recovered or deleted meanwhile): let followers go too.
     await this.giveUp(run)

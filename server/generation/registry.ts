@@ -25,6 +25,12 @@ export interface GenerationJob {
 export interface RunRegistry {
   /** Registers the run of an assistant message before the message is stored, so no reader can miss it. */
   reserve: (messageId: string, owner: string, seed?: string) => Run
+  /**
+   * Resolves once this instance may write the reserved answer (a shared registry's lease): true
+   * before its message is stored, so another instance that sees it also sees who writes it; false
+   * when another instance writes it. Absent: always true (one process).
+   */
+  held?: (messageId: string) => Promise<boolean>
   /** Drops a reserved run that never started (its message could not be stored). */
   release: (messageId: string) => void
   /** Starts generating in the background; the returned promise settles once the final state is stored. */
