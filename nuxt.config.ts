@@ -1,11 +1,21 @@
 import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 
-// Separate build/output dirs let a test run build while `nuxt dev` is running.
-const buildDir = process.env.FLUME_BUILD_DIR
-// The server's code, grouped along the token path; every folder's exports are auto-imported.
-const serverDirs = ['generation', 'storage', 'http'].map(dir => fileURLToPath(new URL(`./server/${dir}/**/*`, import.meta.url)))
-const outputDir = process.env.FLUME_OUTPUT_DIR
+// The server's code, grouped along the token path; every folder's exports are auto-imported,
+// except the drivers only server/platform/ imports: in `#imports` they would put pg and ioredis
+// into every build, the worker's included.
+const serverDirs = [
+  ...['generation', 'storage', 'http'].map(dir => `./server/${dir}/**/*`),
+  ...['storage/postgres', 'storage/sqlite', 'storage/d1', 'generation/redis-registry'].map(file => `!./server/${file}.ts`),
+].map(glob => `${glob.startsWith('!') ? '!' : ''}${fileURLToPath(new URL(glob.replace(/^!/, ''), import.meta.url))}`)
+// `npm run build:cloudflare` (NITRO_PRESET=cloudflare_module): D1, no disk, the edge run registry.
+const cloudflare = (process.env.NITRO_PRESET || process.env.SERVER_PRESET || '').replace(/_/g, '-').startsWith('cloudflare')
+// Separate build/output dirs let a test run build while `nuxt dev` is running, and keep the
+// Cloudflare build apart from the Node one.
+const buildDir = process.env.FLUME_BUILD_DIR || (cloudflare ? '.nuxt-cloudflare' : undefined)
+const outputDir = process.env.FLUME_OUTPUT_DIR || (cloudflare ? '.output-cloudflare' : undefined)
+// What differs per platform (storage, run registry, disk), picked at build time: server/platform/.
+const platformModule = fileURLToPath(new URL(`./server/platform/${cloudflare ? 'cloudflare' : 'node'}.ts`, import.meta.url))
 
 // Security headers (issue 9; docs/security.md). Pages get nuxt-security's per-request nonce
 // ('nonce-{{nonce}}' below) on every <script>, <style> and <link> it renders.
@@ -66,6 +76,7 @@ export default defineNuxtConfig({
     },
   },
   css: ['~/assets/main.css'],
+  alias: { '#flume/platform': platformModule },
   experimental: {
     // Its extra frame before each navigation (for INP on prerendered pages) delays a new chat's
     // first words by ~10-17 ms; our pages are not prerendered and a send has already painted.
@@ -74,6 +85,22 @@ export default defineNuxtConfig({
   nitro: {
     ...(outputDir ? { output: { dir: outputDir } } : {}),
     imports: { dirs: serverDirs },
+    ...(cloudflare
+      ? {
+          cloudflare: {
+            // Nitro writes <output>/server/wrangler.json (main, assets) with this merged in.
+            deployConfig: true,
+            nodeCompat: true,
+            wrangler: {
+              name: 'flume',
+              compatibility_flags: ['nodejs_compat'],
+              // `wrangler d1 create flume` gives the real id (README, Deploy > Cloudflare).
+              d1_databases: [{ binding: 'DB', database_name: 'flume', database_id: process.env.FLUME_D1_DATABASE_ID || 'flume-local' }],
+              observability: { enabled: true },
+            },
+          },
+        }
+      : {}),
     // Built assets as .gz and .br next to each file; `npm start` serves the one the browser accepts.
     compressPublicAssets: { gzip: true, brotli: true },
     // Pages hold a person's chats and API answers are theirs: never stored by a browser or a
@@ -83,6 +110,11 @@ export default defineNuxtConfig({
       '/**': { headers: { 'cache-control': 'private, no-store' } },
       '/api/**': { headers: { 'cache-control': 'no-store', ...apiHeaders } },
     },
+  },
+  vite: {
+    // The worker has no room for shiki's grammars and KaTeX (~10 MB of the Node server): on
+    // Cloudflare answers are highlighted and typeset in the browser only.
+    define: { __FLUME_SSR_RICH__: JSON.stringify(!cloudflare) },
   },
   typescript: {
     strict: true,

@@ -18,7 +18,12 @@ export default defineConfig({
   test: {
     projects: [
       {
-        resolve: { alias: { '#shared': fileURLToPath(new URL('./shared', import.meta.url)) } },
+        resolve: {
+          alias: {
+            '#shared': fileURLToPath(new URL('./shared', import.meta.url)),
+            '#flume/platform': fileURLToPath(new URL('./server/platform/node.ts', import.meta.url)),
+          },
+        },
         test: {
           name: 'unit',
           include: ['tests/unit/**/*.test.ts'],
@@ -56,6 +61,17 @@ export default defineConfig({
             },
           }]
         : []),
+      {
+        test: {
+          // The Cloudflare build in workerd (wrangler dev, local D1): tests/support/cloudflare-setup.ts builds it.
+          name: 'edge',
+          include: ['tests/edge/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['tests/support/cloudflare-setup.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 180_000,
+        },
+      },
       {
         test: {
           name: 'browser',

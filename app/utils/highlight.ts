@@ -5,6 +5,8 @@
  */
 
 type ShikiModule = typeof import('./highlight-shiki')
+/** nuxt.config's vite define: false on Cloudflare, whose worker highlights nothing (no shiki in it). */
+declare const __FLUME_SSR_RICH__: boolean
 
 let shiki: ShikiModule | undefined
 let shikiLoading: Promise<ShikiModule> | undefined
@@ -49,7 +51,9 @@ export function highlightPending(lang: string): boolean {
 export async function loadHighlighting(langs: Iterable<string>): Promise<boolean> {
   const wanted = [...new Set([...langs].map(key))].filter(highlightPending)
   if (!wanted.length) return false
-  shikiLoading ??= import('./highlight-shiki')
+  shikiLoading ??= import.meta.server && !__FLUME_SSR_RICH__
+    ? Promise.reject(new Error('no highlighting on this server'))
+    : import('./highlight-shiki')
   try {
     shiki = await shikiLoading
   }

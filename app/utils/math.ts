@@ -10,6 +10,8 @@ import type StateBlock from 'markdown-it/lib/rules_block/state_block.mjs'
 import type StateInline from 'markdown-it/lib/rules_inline/state_inline.mjs'
 
 type KatexModule = typeof import('./math-katex')
+/** nuxt.config's vite define: false on Cloudflare, whose worker typesets nothing (no KaTeX in it). */
+declare const __FLUME_SSR_RICH__: boolean
 
 /** What a render waits for when it met math before KaTeX was loaded (never a fence language: it has a space). */
 export const MATH = 'tex math'
@@ -32,7 +34,9 @@ export function mathPending(): boolean {
 /** Loads KaTeX; resolves to true when math became renderable by this call. */
 export async function loadMath(): Promise<boolean> {
   if (katexModule) return false
-  katexLoading ??= import('./math-katex')
+  katexLoading ??= import.meta.server && !__FLUME_SSR_RICH__
+    ? Promise.reject(new Error('no math on this server'))
+    : import('./math-katex')
   try {
     katexModule = await katexLoading
     return true

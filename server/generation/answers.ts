@@ -26,9 +26,17 @@ export async function startAnswer<T>(
   event: H3Event,
   answer: { id: string, job: GenerationJob },
   store: () => Promise<T | undefined>,
+  options: { fromStream?: boolean } = {},
 ): Promise<T | undefined> {
   assertAcceptingAnswers(event)
   const runs = useRuns()
+  // The edge: only stored here; the stream request that finds it pending generates it, so the
+  // generation lives as long as that response (waitUntil alone ends ~30 s after a response).
+  if (runs.startsInStream && !options.fromStream) {
+    const stored = await store()
+    if (stored !== undefined) setResponseStatus(event, 202, 'Accepted')
+    return stored
+  }
   // Continue reuses the answer's id: never while that answer still runs.
   if (await runs.isRunning(answer.id)) return undefined
   const run = runs.reserve(answer.id, answer.job.owner, answer.job.continuation?.text)
@@ -71,8 +79,8 @@ export async function adoptAnswer(event: H3Event, owner: string, message: Messag
       // A pending answer that already has text was reopened by Continue: it goes on from there.
       const continuation = message.content ? { text: message.content, usage: message.usage } : undefined
       const job = { ...jobFor(chat, owner, model), ...(continuation ? { continuation } : {}) }
-      await startAnswer(event, { id: message.id, job }, async () => message)
-      setResponseStatus(event, 200)
+      await startAnswer(event, { id: message.id, job }, async () => message, { fromStream: true })
+      setResponseStatus(event, 200, 'OK')
     }
   }
   else if (message.status === 'streaming') {

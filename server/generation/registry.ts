@@ -56,6 +56,11 @@ export interface RunRegistry {
   close?: () => Promise<void>
   /** Runs written by this process. */
   readonly size: number
+  /**
+   * The edge: a request that stores an answer does not generate it; the first stream request does
+   * (`adoptAnswer`), so that its reader keeps the generation's request alive.
+   */
+  readonly startsInStream?: boolean
 }
 
 /** What a generation needs from the outside world: the model and the database. */
@@ -65,7 +70,7 @@ export interface GenerationIO {
   /** Marks the pending answer as being written; false when it is no longer pending (taken, stopped or gone). */
   claim: (messageId: string) => Promise<boolean>
   history: (job: GenerationJob, messageId: string) => Promise<ChatTurn[]>
-  saveProgress: (items: { id: string, content: string }[]) => Promise<void>
+  saveProgress: (items: { id: string, content: string }[]) => Promise<unknown>
   /** Stores the final state, only while the answer is still running (never over one that ended meanwhile). */
   finish: (messageId: string, final: RunFinal & { content: string }) => Promise<void>
   /** The stored text, status and usage of an answer (settling one nobody writes). */

@@ -1,6 +1,5 @@
+import { platform } from '#flume/platform'
 import type { AnswerFinished, GenerationIO, RunRegistry } from './registry'
-import { MemoryRunRegistry } from './memory-registry'
-import { RedisRunRegistry } from './redis-registry'
 
 declare module 'nitropack/types' {
   interface NitroRuntimeHooks {
@@ -13,7 +12,8 @@ let registry: RunRegistry | undefined
 
 /**
  * The process's run registry, wired to the model and the database: in this process's memory, or
- * in Redis when REDIS_URL is set (several instances share the answers; docs/instances.md).
+ * in Redis when REDIS_URL is set (several instances share the answers; docs/instances.md); on
+ * Cloudflare, the edge registry (server/generation/edge-registry.ts).
  */
 export function useRuns(): RunRegistry {
   if (registry) return registry
@@ -42,8 +42,6 @@ export function useRuns(): RunRegistry {
       })
     },
   }
-  registry = config.redisUrl
-    ? new RedisRunRegistry(io, { url: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.leaseMs })
-    : new MemoryRunRegistry(io)
+  registry = platform.runRegistry(io, config)
   return registry
 }

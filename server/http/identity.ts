@@ -2,6 +2,7 @@ import type { H3Event } from 'h3'
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { platform } from '#flume/platform'
 
 export const SESSION_COOKIE = 'flume_session'
 const MIN_SECRET_LENGTH = 32
@@ -23,6 +24,9 @@ export function sessionSecret(): string {
       throw new Error(`FLUME_SESSION_SECRET must be at least ${MIN_SECRET_LENGTH} characters long.`)
     }
     return (secret = config.sessionSecret)
+  }
+  if (!platform.hasDisk) {
+    throw new Error('FLUME_SESSION_SECRET must be set on this platform (no disk to keep a generated one): wrangler secret put FLUME_SESSION_SECRET.')
   }
   const file = join(config.dataDir, 'session-secret')
   const stored = readSecret(file)

@@ -1,3 +1,5 @@
+import { platform } from '#flume/platform'
+
 /**
  * Boot checks. A bad configuration stops the server with its reason rather than failing every
  * request. Answers a previous process left running (a crash, a deploy) end as `interrupted`,
@@ -6,6 +8,9 @@
  * shutdown the runs still going end the same way, with all their text saved.
  */
 export default defineNitroPlugin(async () => {
+  // The edge: isolates boot at any time while others write answers, and have no database before a
+  // request. There a reader or a stop ends an answer whose writer went silent (edge-registry.ts).
+  if (!platform.recoversAtBoot) return
   try {
     if (useFlumeConfig().redisUrl && !useFlumeConfig().sessionSecret) {
       throw new Error('FLUME_SESSION_SECRET must be set when REDIS_URL is: every instance must sign session cookies with the same secret.')

@@ -1,4 +1,5 @@
 import type { Database } from 'db0'
+import { platform } from '#flume/platform'
 import { MIGRATIONS, forDialect } from './migrations'
 
 export type Statement = [sql: string, ...params: (string | number | null | undefined)[]]
@@ -19,11 +20,12 @@ export interface StorageDriver {
 let ready: Promise<StorageDriver> | undefined
 
 async function connect(): Promise<StorageDriver> {
-  const { databaseUrl, dataDir, dbPoolSize } = useFlumeConfig()
-  if (databaseUrl && !/^postgres(?:ql)?:\/\//.test(databaseUrl)) {
+  const config = useFlumeConfig()
+  if (config.databaseUrl && !/^postgres(?:ql)?:\/\//.test(config.databaseUrl)) {
     throw new Error('DATABASE_URL must be a postgres:// URL (unset: SQLite in FLUME_DATA_DIR).')
   }
-  const driver = databaseUrl ? await openPostgres(databaseUrl, dbPoolSize) : await openSqlite(dataDir)
+  // PostgreSQL or SQLite on Node, D1 on Cloudflare (server/platform/).
+  const driver = await platform.openStorage(config)
   await driver.exclusive(() => migrate(driver))
   return driver
 }
@@ -36,7 +38,7 @@ function useStorage(): Promise<StorageDriver> {
   return ready
 }
 
-/** The app's database (db0): PostgreSQL when DATABASE_URL says so, else SQLite in FLUME_DATA_DIR. Migrated on first use. */
+/** The app's database (db0): PostgreSQL when DATABASE_URL says so, else SQLite in FLUME_DATA_DIR (D1 on Cloudflare). Migrated on first use. */
 export async function useDb(): Promise<Database> {
   return (await useStorage()).db
 }

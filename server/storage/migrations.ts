@@ -46,6 +46,11 @@ export const MIGRATIONS: string[][] = [
   [
     `ALTER TABLE chats ADD COLUMN title_source TEXT`,
   ],
+  // 5: when the writer of a running answer last saved it (epoch ms; NULL: nobody claimed it). On
+  // the edge, where no process outlives its requests, a silent one means its writer is gone.
+  [
+    `ALTER TABLE messages ADD COLUMN heartbeat_at BIGINT`,
+  ],
 ]
 
 /**

@@ -26,6 +26,13 @@ interface MessageRow {
   prompt_tokens: number | null
   completion_tokens: number | null
   created_at: number
+  heartbeat_at?: number | null
+}
+
+/** What the run registries read of an answer by its id alone. */
+export interface SavedAnswer extends Pick<Message, 'content' | 'status' | 'usage' | 'error'> {
+  /** When its writer last saved it (epoch ms). */
+  heartbeatAt?: number
 }
 
 export const DEFAULT_TITLE = 'New chat'
@@ -237,15 +244,44 @@ export const messageStore = {
 
   /** Marks a pending answer as streaming; false when someone else already took it. */
   async claim(messageId: string): Promise<boolean> {
-    return await runWrite([`UPDATE messages SET status = 'streaming' WHERE id = ? AND status = 'pending'`, messageId]) > 0
+    return await runWrite([`UPDATE messages SET status = 'streaming', heartbeat_at = ? WHERE id = ? AND status = 'pending'`, Date.now(), messageId]) > 0
   },
 
-  /** Saves the text of running answers; one transaction for all of them. */
-  async saveProgress(items: { id: string, content: string }[]): Promise<void> {
-    if (!items.length) return
+  /**
+   * Saves the text of running answers; one transaction for all of them. Answers, per item, whether
+   * it was still running (0: it was stopped or ended by someone else meanwhile).
+   */
+  async saveProgress(items: { id: string, content: string }[]): Promise<number[]> {
+    if (!items.length) return []
     const db = await useDb()
-    const update = `UPDATE messages SET content = ?, status = 'streaming' WHERE id = ? AND status IN ('pending', 'streaming')`
-    await runBatch(db, items.map((item): Statement => [update, item.content, item.id]))
+    const update = `UPDATE messages SET content = ?, status = 'streaming', heartbeat_at = ? WHERE id = ? AND status IN ('pending', 'streaming')`
+    const now = Date.now()
+    return await runBatch(db, items.map((item): Statement => [update, item.content, now, item.id]))
+  },
+
+  /** Says that the writer of a running answer is alive without new text; false when the answer is no longer running. */
+  async touch(messageId: string): Promise<boolean> {
+    return await runWrite([`UPDATE messages SET heartbeat_at = ? WHERE id = ? AND status IN ('pending', 'streaming')`, Date.now(), messageId]) > 0
+  },
+
+  /**
+   * Ends a running answer that its writer does not end (stopped from elsewhere, or its writer went
+   * away), keeping its saved text and usage. With `heartbeatAt`, only if its writer has not saved
+   * since that heartbeat was read. False when it was not running (or was saved meanwhile).
+   */
+  async endRunning(messageId: string, final: { status: MessageStatus, error?: MessageError }, heartbeatAt?: number): Promise<boolean> {
+    const guard = heartbeatAt === undefined ? '' : ' AND COALESCE(heartbeat_at, 0) = ?'
+    return await runWrite([`UPDATE messages SET status = ?, error_code = ?, error_message = ? WHERE id = ? AND status IN ('pending', 'streaming')${guard}`,
+      final.status, final.error?.code ?? null, final.error?.message ?? null, messageId, ...(heartbeatAt === undefined ? [] : [heartbeatAt])]) > 0
+  },
+
+  /**
+   * The writer of an answer stopped from elsewhere stores the text its readers got (more than it
+   * had saved when the stop came), only while the answer is still stopped with the text it saved.
+   */
+  async completeStopped(messageId: string, content: string, saved: string, usage?: Usage): Promise<boolean> {
+    return await runWrite([`UPDATE messages SET content = ?, prompt_tokens = COALESCE(?, prompt_tokens), completion_tokens = COALESCE(?, completion_tokens)
+      WHERE id = ? AND status = 'stopped' AND content = ?`, content, usage?.promptTokens ?? null, usage?.completionTokens ?? null, messageId, saved]) > 0
   },
 
   /**
@@ -266,14 +302,21 @@ export const messageStore = {
   },
 
   /** An answer's stored text, status and usage by its id alone: for the run registry, never for a request. */
-  async state(messageId: string): Promise<Pick<Message, 'content' | 'status' | 'usage'> | undefined> {
+  async state(messageId: string): Promise<SavedAnswer | undefined> {
     const db = await useDb()
-    const row = await db.prepare('SELECT content, status, prompt_tokens, completion_tokens FROM messages WHERE id = ?').get(messageId) as Pick<MessageRow, 'content' | 'status' | 'prompt_tokens' | 'completion_tokens'> | undefined
+    const row = await db.prepare('SELECT content, status, error_code, error_message, prompt_tokens, completion_tokens, heartbeat_at FROM messages WHERE id = ?')
+      .get(messageId) as Pick<MessageRow, 'content' | 'status' | 'error_code' | 'error_message' | 'prompt_tokens' | 'completion_tokens' | 'heartbeat_at'> | undefined
     if (!row) return undefined
     const usage = row.prompt_tokens != null && row.completion_tokens != null
       ? { promptTokens: Number(row.prompt_tokens), completionTokens: Number(row.completion_tokens) }
       : undefined
-    return { content: row.content, status: row.status, ...(usage ? { usage } : {}) }
+    return {
+      content: row.content,
+      status: row.status,
+      ...(usage ? { usage } : {}),
+      ...(row.error_code ? { error: { code: row.error_code, message: row.error_message ?? '' } } : {}),
+      ...(row.heartbeat_at == null ? {} : { heartbeatAt: Number(row.heartbeat_at) }),
+    }
   },
 }
 

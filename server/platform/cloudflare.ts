@@ -1,0 +1,28 @@
+import type { FlumeConfig } from '../utils/config'
+import type { StorageDriver } from '../storage/db'
+import { openD1 } from '../storage/d1'
+import { messageStore } from '../storage/store'
+import { EdgeRunRegistry } from '../generation/edge-registry'
+import type { GenerationIO, RunRegistry } from '../generation/registry'
+
+/** Cloudflare Workers (`npm run build:cloudflare`): D1, no disk, no process that outlives its requests. */
+export const platform = {
+  name: 'cloudflare' as const,
+  /** No disk: FLUME_SESSION_SECRET must be given (a wrangler secret). */
+  hasDisk: false,
+  /** Isolates start at any time while others generate: a boot says nothing about running answers. */
+  recoversAtBoot: false,
+  openStorage(_config: FlumeConfig): Promise<StorageDriver> {
+    return openD1('DB')
+  },
+  runRegistry(io: GenerationIO, config: FlumeConfig): RunRegistry {
+    return new EdgeRunRegistry(io, {
+      save: async (id, content) => content === undefined
+        ? await messageStore.touch(id)
+        : ((await messageStore.saveProgress([{ id, content }]))[0] ?? 0) > 0,
+      load: id => messageStore.state(id),
+      end: (id, final, heartbeatAt) => messageStore.endRunning(id, final, heartbeatAt),
+      completeStopped: (id, content, saved, usage) => messageStore.completeStopped(id, content, saved, usage),
+    }, { leaseMs: config.leaseMs })
+  },
+}
