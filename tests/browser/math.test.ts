@@ -93,7 +93,8 @@ describe('math', () => {
     // so the formulas look right before any script runs.
     const served = await (await page.request.get(page.url())).text()
     expect(served).toContain('class="katex')
-    expect(served).toMatch(/<link rel="stylesheet" href="[^"]*math-katex[^"]*\.css"/)
+    // (Attributes in any order: nuxt-security puts its nonce and integrity first.)
+    expect(served).toMatch(/<link\b[^>]*\brel="stylesheet"[^>]*\bhref="[^"]*math-katex[^"]*\.css"/)
     await page.reload()
     await waitForHydration(page)
     expect(await lastAssistant(page).locator('.math-display .katex-display').count()).toBe(1)
