@@ -22,7 +22,7 @@ const platformModule = fileURLToPath(new URL(`./server/platform/${cloudflare ? '
 const permissionsPolicy = {
   'camera': [], 'microphone': [], 'geolocation': [], 'display-capture': [], 'payment': [], 'usb': [],
   'serial': [], 'hid': [], 'midi': [], 'accelerometer': [], 'gyroscope': [],
-  'magnetometer': [], 'publickey-credentials-get': [], 'browsing-topics': [],
+  'magnetometer': [], 'publickey-credentials-get': [], 'fullscreen': [], 'browsing-topics': [],
 }
 /** The <style> VueUse's useColorMode (ThemeToggle.vue) adds for a moment to switch themes without transitions. */
 const colorModeStyle = '*,*::before,*::after{-webkit-transition:none!important;-moz-transition:none!important;-o-transition:none!important;-ms-transition:none!important;transition:none!important}'
