@@ -10,7 +10,8 @@ import { startEdge, type EdgeServer } from '../support/edge'
 import { createClient, openStream, poll, type Client, type SseStream } from '../support/http'
 import { events, expectOffsets, getMessage, waitFinal } from '../e2e/helpers'
 
-const LEASE_MS = 3000
+// The default: a busy CI machine must not take a slow save for a dead isolate.
+const LEASE_MS = 5000
 
 let fake: FakeOpenAI
 let a: EdgeServer
@@ -181,7 +182,7 @@ describe('the Cloudflare worker (wrangler dev, local D1)', () => {
     const mean = delays.reduce((s, d) => s + d, 0) / delays.length
     console.log(`edge follower delay (save every 1000 ms, poll every 500 ms): ${delays.length} offsets, mean ${mean.toFixed(0)} ms, median ${delays[delays.length >> 1]!.toFixed(0)} ms, max ${delays.at(-1)!.toFixed(0)} ms`)
     expect(delays.length).toBeGreaterThan(0)
-    expect(delays.at(-1)!).toBeLessThan(3000)
+    expect(delays.at(-1)!).toBeLessThan(4000)
   })
 
   it('a stop from another isolate ends the answer there; the writer aborts and does not overwrite it', async () => {
@@ -212,17 +213,18 @@ describe('the Cloudflare worker (wrangler dev, local D1)', () => {
     fake.enqueue({ chunks: ['never asked'] })
     const { chatId, answer, streamUrl } = await startChat(client, 'Orphan')
     // As an isolate that claimed it, saved some text and died would leave it.
-    // Its last save is dated 3 s ahead: it goes stale LEASE_MS + 3 s after this statement runs.
-    a.sql(`UPDATE messages SET status = 'streaming', content = 'Half an answer', heartbeat_at = CAST(unixepoch('subsec') * 1000 AS INTEGER) + 3000 WHERE id = '${answer.id}'`)
+    // Its last save is dated 5 s ahead (wrangler d1 execute takes seconds to exit): it goes stale
+    // LEASE_MS + 5 s after this statement runs.
+    a.sql(`UPDATE messages SET status = 'streaming', content = 'Half an answer', heartbeat_at = CAST(unixepoch('subsec') * 1000 AS INTEGER) + 5000 WHERE id = '${answer.id}'`)
     const started = Date.now()
     const stream = await openStream(client, streamUrl)
     await stream.waitForText(t => t === 'Half an answer')
-    const frames = await stream.readUntilDone(LEASE_MS + 10_000)
+    const frames = await stream.readUntilDone(LEASE_MS + 15_000)
     // Followed while its heartbeat was fresh, then ended by this reader.
     expect(Date.now() - started).toBeGreaterThan(2000)
     expect(expectOffsets(stream.frames)).toBe('Half an answer')
     expect(events(frames).slice(-2)).toEqual([expect.objectContaining({ type: 'error', code: 'interrupted' }), { type: 'done' }])
     const stored = await poll(() => getMessage(client, chatId, answer.id), m => m.status !== 'streaming')
     expect(stored).toMatchObject({ status: 'error', content: 'Half an answer', error: { code: 'interrupted' } })
-  })
+  }, 60_000)
 })
