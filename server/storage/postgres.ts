@@ -1,14 +1,13 @@
 import pg from 'pg'
-import { createDatabase, type Connector, type Primitive, type Statement as Db0Statement } from 'db0'
+import { createDatabase, type Connector } from 'db0'
 import type { Statement, StorageDriver } from './db'
+import { DriverStatement, type Params } from './statement'
 
 /** Any number: pg_advisory_lock's key for "migrating Flume's schema", the same in every instance. */
 const MIGRATION_LOCK = 726_153_001
 /** SQLSTATEs after which a whole transaction can simply run again: serialization failure, deadlock. */
 const RETRYABLE = new Set(['40001', '40P01'])
 const MAX_ATTEMPTS = 10
-
-type Params = Primitive[]
 
 /**
  * PostgreSQL (DATABASE_URL), through db0 with a connector of our own over `pg.Pool`. db0's
@@ -95,16 +94,9 @@ export async function openPostgres(url: string, poolSize = 10): Promise<StorageD
   }
 }
 
-class PoolStatement implements Db0Statement {
-  constructor(private readonly sql: string, private readonly query: (sql: string, params?: Params) => Promise<pg.QueryResult>) {}
-
-  bind(...params: Params) {
-    return {
-      bind: (...again: Params) => this.bind(...again),
-      all: () => this.all(...params),
-      run: () => this.run(...params),
-      get: () => this.get(...params),
-    }
+class PoolStatement extends DriverStatement {
+  constructor(private readonly sql: string, private readonly query: (sql: string, params?: Params) => Promise<pg.QueryResult>) {
+    super()
   }
 
   async all(...params: Params) {

@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from 'node:sqlite'
-import { createDatabase, type Connector, type Primitive, type Statement as Db0Statement } from 'db0'
+import { createDatabase, type Connector } from 'db0'
 import type { Statement, StorageDriver } from './db'
+import { DriverStatement, type Params } from './statement'
 
 /**
  * SQLite through node:sqlite, in FLUME_DATA_DIR: the default, nothing to install. A db0
@@ -127,19 +128,10 @@ export async function openSqlite(dataDir: string): Promise<StorageDriver> {
   }
 }
 
-type Params = Primitive[]
-
 /** db0's statement over a cached node:sqlite statement. */
-class CachedStatement implements Db0Statement {
-  constructor(private readonly statement: () => StatementSync) {}
-
-  bind(...params: Params) {
-    return {
-      bind: (...again: Params) => this.bind(...again),
-      all: () => this.all(...params),
-      run: () => this.run(...params),
-      get: () => this.get(...params),
-    }
+class CachedStatement extends DriverStatement {
+  constructor(private readonly statement: () => StatementSync) {
+    super()
   }
 
   async all(...params: Params) {
