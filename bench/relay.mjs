@@ -31,16 +31,16 @@
 // Env: FLUME_OUTPUT_DIR (default .output), FLUME_BUILD_DIR (for --build).
 
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir, cpus, totalmem, loadavg } from 'node:os'
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs'
+import { cpus, totalmem, loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { makeAgent, readStream, requestJson, Samples } from './lib/client.mjs'
-import { freePort } from './lib/net.mjs'
 import { cpuSeconds, machineCpu, memory, openFileLimit, rssSampler, schedstat, waitForQuiet } from './lib/proc.mjs'
 import { summarize } from './lib/profile.mjs'
-import { MODEL, startUpstream } from './lib/upstream.mjs'
+import { killTargets, startBare, startFlume } from './lib/targets.mjs'
+import { startUpstream } from './lib/upstream.mjs'
 
 const root = resolve(import.meta.dirname, '..')
 const resultsDir = resolve(root, 'bench/.results')
@@ -130,10 +130,10 @@ const serverEntry = join(outputDir, 'server/index.mjs')
 // ---------------------------------------------------------------- lifecycle
 /** @type {Set<import('node:child_process').ChildProcess>} */
 const children = new Set()
-const tempDirs = new Set()
 let partial = null // results so far, written on abnormal exit
 
 function killChildren(signal = 'SIGKILL') {
+  killTargets(signal)
   for (const c of children) {
     if (c.exitCode === null && c.signalCode === null) {
       try {
@@ -143,13 +143,8 @@ function killChildren(signal = 'SIGKILL') {
     }
   }
 }
-function removeTemp() {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true })
-  tempDirs.clear()
-}
 process.on('exit', () => {
   killChildren()
-  removeTemp()
 })
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(sig, () => {
@@ -189,140 +184,6 @@ function fail(msg) {
 
 const log = (...a) => console.log('[bench]', ...a)
 const sleep = ms => new Promise(r => setTimeout(r, ms))
-
-// ---------------------------------------------------------------- children
-function ring(max = 64 * 1024) {
-  let s = ''
-  return {
-    add(d) {
-      s += d
-      if (s.length > max) s = s.slice(-max)
-    },
-    get: () => s,
-  }
-}
-
-async function waitHealthy(url, child, logs, what) {
-  const agent = makeAgent()
-  const deadline = Date.now() + 60_000
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${what} exited early (${child.exitCode ?? child.signalCode}):\n${logs.get()}`)
-    try {
-      const r = await requestJson(url, { agent, timeoutMs: 2000 })
-      if (r.status === 200) break
-    }
-    catch { /* not yet */ }
-    if (Date.now() > deadline) throw new Error(`${what} did not become healthy:\n${logs.get()}`)
-    await sleep(100)
-  }
-  agent.destroy()
-}
-
-function trackChild(child, logs) {
-  children.add(child)
-  child.stdout?.on('data', d => logs.add(d))
-  child.stderr?.on('data', d => logs.add(d))
-  const exited = new Promise(r => child.once('exit', () => {
-    children.delete(child)
-    r()
-  }))
-  return async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM')
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000)
-      await exited
-      clearTimeout(t)
-    }
-  }
-}
-
-const preload = ['--import', resolve(root, 'bench/lib/server-preload.mjs')]
-function statsDirFor() {
-  const dir = mkdtempSync(join(tmpdir(), 'flume-bench-stats-'))
-  tempDirs.add(dir)
-  return dir
-}
-
-/**
- * The V8 flags `npm start` runs the server with (package.json): a larger young generation, so
- * the many objects that live for one token interval (~100 ms) die there instead of filling the
- * old generation. Both servers get them, so the comparison stays fair.
- */
-const serverFlags = ['--max-semi-space-size=32']
-
-async function startFlume(upstreamUrl, profPrefix) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'flume-bench-'))
-  tempDirs.add(dataDir)
-  const statsDir = statsDirFor()
-  const port = await freePort()
-  const logs = ring()
-  const child = spawn(process.execPath, [...serverFlags, ...preload, serverEntry], {
-    cwd: root,
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      NITRO_HOST: '127.0.0.1',
-      NITRO_PORT: String(port),
-      FLUME_DATA_DIR: dataDir,
-      OPENAI_BASE_URL: upstreamUrl,
-      OPENAI_API_KEY: 'bench',
-      FLUME_UPSTREAM_MAX_RETRIES: '0',
-      // Measures the relay: no extra title request after each first answer.
-      FLUME_TITLES: 'off',
-      FLUME_MODEL: process.env.FLUME_MODEL ?? MODEL,
-      FLUME_STALL_TIMEOUT_MS: process.env.FLUME_STALL_TIMEOUT_MS ?? '180000',
-      BENCH_STATS_DIR: statsDir,
-      ...(profPrefix ? { BENCH_CPU_PROF_PREFIX: profPrefix } : {}),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const stop = trackChild(child, logs)
-  const url = `http://127.0.0.1:${port}`
-  await waitHealthy(`${url}/api/health`, child, logs, 'Flume')
-  return {
-    name: 'flume', pid: child.pid, url, logs, child, statsDir, windows: 0,
-    async stop() {
-      await stop()
-      rmSync(dataDir, { recursive: true, force: true })
-      tempDirs.delete(dataDir)
-    },
-  }
-}
-
-async function startBare(upstreamUrl, profPrefix) {
-  const logs = ring()
-  const statsDir = statsDirFor()
-  const child = spawn(process.execPath, [...serverFlags, ...preload, resolve(root, 'bench/bare-relay.mjs')], {
-    cwd: root,
-    env: { ...process.env, UPSTREAM_URL: upstreamUrl, PORT: '0', BARE_CLIENT: cfg.bareClient, BENCH_STATS_DIR: statsDir, ...(profPrefix ? { BENCH_CPU_PROF_PREFIX: profPrefix } : {}) },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
-  const stop = trackChild(child, logs)
-  const port = await new Promise((resolvePort, reject) => {
-    let out = ''
-    const onData = (d) => {
-      out += d
-      const m = /LISTENING (\d+)/.exec(out)
-      if (m) {
-        child.stdout.off('data', onData)
-        resolvePort(Number(m[1]))
-      }
-    }
-    child.stdout.on('data', onData)
-    child.once('exit', c => reject(new Error(`bare relay exited (${c}):\n${logs.get()}`)))
-  })
-  const url = `http://127.0.0.1:${port}`
-  await waitHealthy(`${url}/health`, child, logs, 'bare relay')
-  return {
-    name: 'bare', pid: child.pid, url, logs, child, statsDir, windows: 0,
-    async stop() {
-      child.stdin.end()
-      await stop()
-    },
-  }
-}
 
 async function ensureBuild() {
   if (!cfg.targets.includes('flume')) return
@@ -721,7 +582,9 @@ async function main() {
         const profPrefix = cfg.cpuProf ? join(resultsDir, `${t}-${sc.key}-${new Date().toISOString().replace(/[:.]/g, '-')}`) : undefined
         if (profPrefix) mkdirSync(resultsDir, { recursive: true })
         log(`${sc.key}: starting ${label(t)}…`)
-        const target = t === 'flume' ? await startFlume(up.url, profPrefix) : await startBare(up.url, profPrefix)
+        const target = t === 'flume'
+          ? await startFlume({ outputDir, upstreamUrl: up.url, profPrefix })
+          : await startBare({ upstreamUrl: up.url, bareClient: cfg.bareClient, profPrefix })
         started.push(target)
         if (cfg.warmup) {
           const w = await runScenario(target, up, { label: 'warmup', ...sc.warm })

@@ -1,7 +1,7 @@
 // The two servers a relay benchmark compares, as child processes: a Flume production build and
 // the bare relay (bench/bare-relay.mjs). Both load lib/server-preload.mjs (loop delay, GC, memory
 // and the CPU profiler per measurement window, toggled by SIGUSR2) and run with the V8 flags
-// `npm start` uses. Used by burst.mjs (relay.mjs has its own copy, with the same settings).
+// `npm start` uses. Used by relay.mjs and burst.mjs.
 
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
