@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
+import type { NuxtConfig } from 'nuxt/schema'
 
 // The server's code, grouped along the token path; every folder's exports are auto-imported,
 // except the drivers only server/platform/ imports: in `#imports` they would put pg and ioredis
@@ -58,6 +59,29 @@ const apiHeaders = {
   'cross-origin-resource-policy': 'same-origin',
   'permissions-policy': Object.keys(permissionsPolicy).map(feature => `${feature}=()`).join(', '),
 }
+
+const securityOptions = {
+  nonce: true,
+  headers: {
+    contentSecurityPolicy: pagePolicy,
+    permissionsPolicy,
+    xFrameOptions: 'DENY',
+    referrerPolicy: 'strict-origin-when-cross-origin',
+    // Sent only to https requests, by server/plugins/hsts.ts (nuxt-security's is static).
+    strictTransportSecurity: false,
+  },
+  // Flume has its own limits, origin check and error codes (CONTRACT.md): 413 too_large,
+  // 403 forbidden_origin, 405 method_not_allowed, 429 rate_limited, all in its JSON shape.
+  rateLimiter: false,
+  requestSizeLimiter: false,
+  xssValidator: false,
+  corsHandler: false,
+  allowedMethodsRestricter: false,
+  csrf: false,
+  basicAuth: false,
+  // Not a header: it would strip console calls from the client build.
+  removeLoggers: false,
+} satisfies NuxtConfig['security']
 
 export default defineNuxtConfig({
   modules: ['@nuxt/eslint', '@vueuse/nuxt', 'nuxt-security'],
@@ -125,31 +149,17 @@ export default defineNuxtConfig({
     'nitro:config'(config) {
       const theirs = [config.errorHandler ?? []].flat()
       config.errorHandler = [fileURLToPath(new URL('./server/error.ts', import.meta.url)), ...theirs]
+      // nuxt-security adds a middleware for each of its request checks even when it is turned off
+      // in securityOptions, and each would resolve its per-request rules on every request: drop those.
+      const off = new Set(Object.entries(securityOptions).filter(([, value]) => value === false).map(([key]) => key))
+      config.handlers = config.handlers?.filter(({ handler }) => {
+        const check = /nuxt-security\/dist\/runtime\/server\/middleware\/(\w+)/.exec(handler ?? '')?.[1]
+        return !check || !off.has(check)
+      })
     },
   },
   eslint: {
     config: { stylistic: true },
   },
-  security: {
-    nonce: true,
-    headers: {
-      contentSecurityPolicy: pagePolicy,
-      permissionsPolicy,
-      xFrameOptions: 'DENY',
-      referrerPolicy: 'strict-origin-when-cross-origin',
-      // Sent only to https requests, by server/plugins/hsts.ts (nuxt-security's is static).
-      strictTransportSecurity: false,
-    },
-    // Flume has its own limits, origin check and error codes (CONTRACT.md): 413 too_large,
-    // 403 forbidden_origin, 405 method_not_allowed, 429 rate_limited, all in its JSON shape.
-    rateLimiter: false,
-    requestSizeLimiter: false,
-    xssValidator: false,
-    corsHandler: false,
-    allowedMethodsRestricter: false,
-    csrf: false,
-    basicAuth: false,
-    // Not a header: it would strip console calls from the client build.
-    removeLoggers: false,
-  },
+  security: securityOptions,
 })

@@ -37,6 +37,9 @@ interface ChunkPayload {
   error?: { message?: string } | string
 }
 
+/** The abort reason when the generator is left: nothing reads it, so one shared instance. */
+const LEFT = new Error('The completion stream was left.')
+
 /**
  * The one place that talks to the model: an async generator over the openai SDK's streaming
  * chat completion. Yields text deltas and, last, the usage record. Knows nothing of HTTP.
@@ -128,8 +131,9 @@ export async function* streamCompletion(req: CompletionRequest): AsyncGenerator<
   finally {
     clearTimeout(timer)
     req.signal.removeEventListener('abort', onAbort)
-    // Leaving early (the consumer stopped iterating) must not leave the request open.
-    if (!controller.signal.aborted) controller.abort()
+    // Leaving early (the consumer stopped iterating, or [DONE] came before the body's end) must
+    // not leave the request open. With a reason given, no DOMException (and its stack) is made.
+    if (!controller.signal.aborted) controller.abort(LEFT)
   }
 }
 
