@@ -41,6 +41,32 @@ export interface FlumeConfig {
   demoDelayMs: number
   /** On SIGTERM/SIGINT, how long running answers may go on before they end as `interrupted`. */
   shutdownGraceMs: number
+  /** `max_tokens` of every completion: the longest answer one request may cost. 0: no cap. */
+  maxAnswerTokens: number
+  /** Characters of earlier turns sent with a question, at most: the oldest turns beyond it are left out. 0: no budget. */
+  historyChars: number
+  /** Streams one identity may hold open at once (tabs, reconnects); the next is refused with 429. 0: no cap. */
+  maxOpenStreams: number
+  /** Abuse limits (docs/abuse-limits.md); `FLUME_RATE_LIMITS=off` turns them all off. */
+  limits: LimitsConfig
+}
+
+export interface LimitsConfig {
+  enabled: boolean
+  /** New answers per identity: a burst, and a sustained rate per minute. */
+  answersBurst: number
+  answersPerMinute: number
+  /** New answers per client IP (all its identities together). */
+  ipAnswersBurst: number
+  ipAnswersPerMinute: number
+  /** Answers one identity may have running at once. */
+  runningPerIdentity: number
+  /** New identities (first visits without a session cookie) per client IP, per hour. */
+  identitiesPerIpPerHour: number
+  /** Tokens (prompt + completion, from the usage records) per identity per UTC day. 0: no quota. */
+  dailyTokens: number
+  /** Proxies in front of Flume whose X-Forwarded-For entries are believed. 0: the socket's address. */
+  trustedProxies: number
 }
 
 let cached: FlumeConfig | undefined
@@ -75,6 +101,20 @@ export function useFlumeConfig(): FlumeConfig {
     writeTimeoutMs: Math.max(int('FLUME_WRITE_TIMEOUT_MS', 30_000), 100),
     demoDelayMs: int('FLUME_DEMO_DELAY_MS', 30),
     shutdownGraceMs: int('FLUME_SHUTDOWN_GRACE_MS', 8000),
+    maxAnswerTokens: int('FLUME_MAX_ANSWER_TOKENS', 4096),
+    historyChars: int('FLUME_HISTORY_CHARS', 48_000),
+    maxOpenStreams: int('FLUME_MAX_STREAMS', 20),
+    limits: {
+      enabled: !['off', 'false', '0', 'no'].includes((process.env.FLUME_RATE_LIMITS ?? '').trim().toLowerCase()),
+      answersBurst: Math.max(int('FLUME_LIMIT_ANSWERS_BURST', 10), 1),
+      answersPerMinute: int('FLUME_LIMIT_ANSWERS_PER_MINUTE', 6),
+      ipAnswersBurst: Math.max(int('FLUME_LIMIT_IP_ANSWERS_BURST', 30), 1),
+      ipAnswersPerMinute: int('FLUME_LIMIT_IP_ANSWERS_PER_MINUTE', 20),
+      runningPerIdentity: Math.max(int('FLUME_LIMIT_RUNNING', 3), 1),
+      identitiesPerIpPerHour: Math.max(int('FLUME_LIMIT_IDENTITIES_PER_HOUR', 20), 1),
+      dailyTokens: int('FLUME_DAILY_TOKENS', 0),
+      trustedProxies: int('FLUME_TRUSTED_PROXIES', 0),
+    },
   }
   return cached
 }
