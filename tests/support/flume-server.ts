@@ -68,6 +68,8 @@ export async function startFlume(env: Record<string, string | undefined> = {}, o
       // Titles make an extra upstream call that would take the fake's scripted answers;
       // tests of titles turn them on.
       FLUME_TITLES: 'off',
+      // A suite makes hundreds of answers from one address; tests of the limits turn them on.
+      FLUME_RATE_LIMITS: 'off',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
