@@ -1,6 +1,7 @@
 import type { H3Event } from 'h3'
-import type { Chat, Message } from '#shared/schemas'
+import { isFinalStatus, type Chat, type Message } from '#shared/schemas'
 import { INTERRUPTED, type GenerationJob } from './registry'
+import type { Run, RunFinal } from './run'
 
 /** The generation settings of `chat`: its own, else the server's defaults. */
 export function jobFor(chat: Pick<Chat, 'id' | 'systemPrompt' | 'temperature'>, owner: string, model: string): GenerationJob {
@@ -44,22 +45,43 @@ export async function startAnswer<T>(
   try {
     // Another instance took it meanwhile: it writes the answer, readers follow it there.
     if (runs.held && !await runs.held(answer.id)) {
-      runs.release(answer.id)
+      await drop(run)
       return undefined
     }
     stored = await store()
   }
   catch (error) {
-    runs.release(answer.id)
+    await drop(run)
     throw error
   }
   if (stored === undefined) {
-    runs.release(answer.id)
+    await drop(run)
     return undefined
   }
   event.waitUntil?.(runs.launch(run, answer.job))
   setResponseStatus(event, 202, 'Accepted')
   return stored
+}
+
+/**
+ * Lets go of a reserved run that is not written after all. Readers may have attached meanwhile (a
+ * Continue reserves the answer's id, seeded with its text): they end with the answer's final frames
+ * as it is stored, or, if it is not final with that text (another start got it), are let go to
+ * read it again where it is.
+ */
+async function drop(run: Run) {
+  useRuns().release(run.messageId)
+  const saved = await messageStore.state(run.messageId).catch(() => undefined)
+  if (saved && isFinalStatus(saved.status) && saved.content === run.text()) {
+    run.end({
+      status: saved.status as RunFinal['status'],
+      ...(saved.error ? { error: saved.error } : {}),
+      ...(saved.usage ? { usage: saved.usage } : {}),
+    })
+  }
+  else {
+    run.abandon()
+  }
 }
 
 /**
