@@ -30,6 +30,23 @@ export async function startAnswer<T>(
   options: { fromStream?: boolean } = {},
 ): Promise<T | undefined> {
   assertAcceptingAnswers(event)
+  // The abuse limits (server/http/limits.ts) refuse before anything is stored; an answer the stream
+  // request adopts was admitted when it was posted.
+  const admitted = options.fromStream ? undefined : await admitAnswer(event, answer.job.owner)
+  try {
+    return await begin(event, answer, store, options)
+  }
+  finally {
+    admitted?.()
+  }
+}
+
+async function begin<T>(
+  event: H3Event,
+  answer: { id: string, job: GenerationJob },
+  store: () => Promise<T | undefined>,
+  options: { fromStream?: boolean },
+): Promise<T | undefined> {
   const runs = useRuns()
   // The edge: only stored here; the stream request that finds it pending generates it, so the
   // generation lives as long as that response (waitUntil alone ends ~30 s after a response).

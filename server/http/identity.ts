@@ -126,6 +126,8 @@ export async function useIdentity(event: H3Event): Promise<string> {
       return (event.context.owner = sealed)
     }
   }
+  // A first visit: a script without cookies must not mint identities (each with its own limits) at will.
+  await admitNewIdentity(event)
   const owner = newId()
   issueCookie(event, owner)
   return (event.context.owner = owner)

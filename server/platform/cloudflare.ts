@@ -1,3 +1,4 @@
+import type { H3Event } from 'h3'
 import type { FlumeConfig } from '../utils/config'
 import type { StorageDriver } from '../storage/db'
 import { openD1 } from '../storage/d1'
@@ -25,4 +26,13 @@ export const platform = {
       completeStopped: (id, content, saved, usage) => messageStore.completeStopped(id, content, saved, usage),
     }, { leaseMs: config.leaseMs })
   },
+  /** The abuse limits count in each isolate's memory (docs/abuse-limits.md: use Cloudflare's rate limiting rules too). */
+  limiterStore(_config: FlumeConfig): undefined {
+    return undefined
+  },
+  /** Cloudflare puts the visitor's address in CF-Connecting-IP; the socket is Cloudflare's. */
+  clientAddress(event: H3Event): string | undefined {
+    return getRequestHeader(event, 'cf-connecting-ip') || undefined
+  },
+  async close(): Promise<void> {},
 }

@@ -1,3 +1,5 @@
+import type { H3Event } from 'h3'
+import Redis from 'ioredis'
 import type { FlumeConfig } from '../utils/config'
 import type { StorageDriver } from '../storage/db'
 import { openPostgres } from '../storage/postgres'
@@ -26,4 +28,25 @@ export const platform = {
       ? new RedisRunRegistry(io, { url: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.leaseMs })
       : new MemoryRunRegistry(io)
   },
+  /** Where the abuse limits count (server/http/limits.ts): Redis when REDIS_URL is set, else this process. */
+  limiterStore(config: FlumeConfig): Redis | undefined {
+    if (!config.redisUrl) return undefined
+    // While Redis is away, a command fails after one reconnection attempt and the limits use this
+    // process's counters meanwhile, instead of holding requests.
+    if (!limiterClient) {
+      limiterClient = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 })
+      limiterClient.on('error', error => console.warn('[flume] redis (limits):', (error as Error).message))
+    }
+    return limiterClient
+  },
+  /** The socket's peer or, behind proxies, X-Forwarded-For as FLUME_TRUSTED_PROXIES says (limits.ts). */
+  clientAddress(_event: H3Event): string | undefined {
+    return undefined
+  },
+  async close(): Promise<void> {
+    await limiterClient?.quit().catch(() => limiterClient?.disconnect())
+    limiterClient = undefined
+  },
 }
+
+let limiterClient: Redis | undefined

@@ -1,3 +1,5 @@
+import { platform } from '#flume/platform'
+
 /**
  * Graceful shutdown (SIGTERM, SIGINT). Nitro's own handler closes the listener, then waits for
  * open connections before its `close` hook; open SSE streams never close by themselves, so that
@@ -14,6 +16,7 @@ export default defineNitroPlugin((nitroApp) => {
   nitroApp.hooks.hook('close', async () => {
     await drain()
     await useRuns().close?.()
+    await platform.close()
     await closeDb()
   })
 })
