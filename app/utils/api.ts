@@ -2,8 +2,15 @@ import type { MessageError } from '#shared/schemas'
 
 /** The `{ code, message }` of a failed `$fetch` call (h3 error body, CONTRACT.md). */
 export function apiError(err: unknown, fallback = 'Something went wrong. Please try again.'): MessageError {
-  const body = (err as { data?: { message?: unknown, data?: { code?: unknown } } } | null)?.data
+  const body = (err as { data?: { message?: unknown, data?: { code?: unknown, retryAfter?: unknown } } } | null)?.data
   const code = typeof body?.data?.code === 'string' ? body.data.code : 'request_failed'
-  const message = typeof body?.message === 'string' && body.message ? body.message : fallback
+  let message = typeof body?.message === 'string' && body.message ? body.message : fallback
+  // A refusal by the abuse limits says when to try again, relative to now; for a wait of more than
+  // a minute the clock time is added, so the message stays true while it is on screen.
+  const retryAfter = body?.data?.retryAfter
+  if (typeof retryAfter === 'number' && retryAfter > 60) {
+    const at = new Date(Date.now() + retryAfter * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+    message = message.replace(/\.$/, '') + ` (at ${at}).`
+  }
   return { code, message }
 }
