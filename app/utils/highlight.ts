@@ -3,6 +3,7 @@
  * already loaded, and a loader that fetches shiki (highlight-shiki.ts, its own lazy chunks)
  * the first time an answer holds a code block. Nothing here imports shiki statically.
  */
+import { RENDER_CACHE_SIZE, SizedCache } from './math'
 
 type ShikiModule = typeof import('./highlight-shiki')
 /** nuxt.config's vite define: false on Cloudflare, whose worker highlights nothing (no shiki in it). */
@@ -16,9 +17,8 @@ const grammars = new Map<string, string>()
 const plainLanguages = new Set<string>()
 const loadingLanguages = new Map<string, Promise<void>>()
 
-/** The last few highlighted snippets: a finished code block in a growing tail is not re-tokenised. */
-const cache = new Map<string, string>()
-const CACHE_SIZE = 32
+/** Recently highlighted snippets: a finished code block in a growing tail is not re-tokenised. */
+const cache = new SizedCache<string>(RENDER_CACHE_SIZE)
 
 function key(lang: string) {
   return lang.toLowerCase()
@@ -33,7 +33,6 @@ export function highlightCode(code: string, lang: string): string | undefined {
   if (hit !== undefined) return hit
   const html = shiki.shikiRender(code, id, lang)
   if (html === undefined) return undefined
-  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!)
   cache.set(cacheKey, html)
   return html
 }

@@ -20,11 +20,65 @@ let katexModule: KatexModule | undefined
 let katexLoading: Promise<KatexModule> | undefined
 
 /**
- * Recently typeset formulas, least recently used first (null: KaTeX failed on it): a formula in
- * a growing block is not typeset again on each update, however many the block holds.
+ * A least-recently-used cache bounded by size: the sum of its keys' and values' lengths
+ * (JavaScript string length). On the server one cache serves every visitor, so a bound by count
+ * alone would let a few huge entries (a long code block, a formula KaTeX blows up) hold any
+ * amount of memory. An entry larger than the bound is not kept.
  */
-const cache = new Map<string, string | null>()
-const CACHE_SIZE = 1024
+export class SizedCache<V extends string | null> {
+  private readonly entries = new Map<string, V>()
+  private used = 0
+
+  constructor(readonly maxSize: number) {}
+
+  /** Sum of the lengths of every key and value held. */
+  get size(): number {
+    return this.used
+  }
+
+  get count(): number {
+    return this.entries.size
+  }
+
+  get(key: string): V | undefined {
+    const value = this.entries.get(key)
+    if (value === undefined) return undefined
+    // Most recently used last: Map keeps insertion order.
+    this.entries.delete(key)
+    this.entries.set(key, value)
+    return value
+  }
+
+  set(key: string, value: V): void {
+    const old = this.entries.get(key)
+    if (old !== undefined) {
+      this.entries.delete(key)
+      this.used -= sizeOf(key, old)
+    }
+    const size = sizeOf(key, value)
+    if (size > this.maxSize) return
+    this.entries.set(key, value)
+    this.used += size
+    for (const [oldest, held] of this.entries) {
+      if (this.used <= this.maxSize) break
+      this.entries.delete(oldest)
+      this.used -= sizeOf(oldest, held)
+    }
+  }
+}
+
+function sizeOf(key: string, value: string | null): number {
+  return key.length + (value?.length ?? 0)
+}
+
+/** Each cache of rendered answers (formulas here, code in highlight.ts) holds about this much text at most. */
+export const RENDER_CACHE_SIZE = 8 * 1024 * 1024
+
+/**
+ * Recently typeset formulas (null: KaTeX failed on it): a formula in a growing block is not
+ * typeset again on each update, however many the block holds.
+ */
+const cache = new SizedCache<string | null>(RENDER_CACHE_SIZE)
 
 /** True while KaTeX is not loaded. */
 export function mathPending(): boolean {
@@ -204,11 +258,7 @@ function typeset(tex: string, display: boolean): string | undefined {
   if (!katexModule) return undefined
   const key = `${display ? 'D' : 'I'}${tex}`
   const hit = cache.get(key)
-  if (hit !== undefined) {
-    cache.delete(key)
-    cache.set(key, hit)
-    return hit ?? undefined
-  }
+  if (hit !== undefined) return hit ?? undefined
   let html: string | null
   try {
     html = katexModule.katexRender(tex, display)
@@ -217,7 +267,6 @@ function typeset(tex: string, display: boolean): string | undefined {
     // throwOnError is off, so this is KaTeX failing in some other way: leave the source.
     html = null
   }
-  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!)
   cache.set(key, html)
   return html ?? undefined
 }
