@@ -45,8 +45,11 @@ export async function generate(run: Run, job: GenerationJob, io: GenerationIO): 
     error = { code: 'interrupted', message: INTERRUPTED_MESSAGE }
   }
   const final: RunFinal = { status, ...(error ? { error } : {}), ...(usage ? { usage } : {}) }
-  await persistFinal(run, final, io)
+  const failed = await storeFinal(run, final, io)
+  // Readers get their final frames now, from memory, even while the database refuses the final
+  // state: the run stays registered (readers who come later read it here) until it is stored.
   run.end(final)
+  if (failed) await persistFinal(run, final, io, failed.error)
   try {
     io.onFinished?.({ ...job, messageId: run.messageId, content: run.text(), final })
   }
@@ -56,19 +59,70 @@ export async function generate(run: Run, job: GenerationJob, io: GenerationIO): 
   return final
 }
 
-async function persistFinal(run: Run, final: RunFinal, io: GenerationIO) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await io.finish(run.messageId, { content: run.text(), ...final })
-      return
-    }
-    catch (error) {
-      // Readers still get the text from memory; keep trying briefly rather than lose it.
-      if (attempt >= 5) {
-        (io.log ?? console).error(`[flume] could not store the final answer of ${run.messageId}`, error)
-        return
-      }
-      await new Promise(resolve => setTimeout(resolve, 200 * attempt))
-    }
+/** Backoff of the final state's retries: from the first, doubling up to the last. */
+export const FINAL_RETRY_MS = { first: 100, max: 5000 }
+/** While the database refuses writes, the same complaint goes to the log at most this often. */
+export const DB_COMPLAINT_EVERY_MS = 30_000
+
+/** Undefined once stored. */
+async function storeFinal(run: Run, final: RunFinal, io: GenerationIO): Promise<{ error: unknown } | undefined> {
+  try {
+    await io.finish(run.messageId, { content: run.text(), ...final })
+    return undefined
   }
+  catch (error) {
+    return { error }
+  }
+}
+
+/**
+ * Stores the final state of an answer the database refused, retrying with capped exponential
+ * backoff for as long as the process lives: the text since the last save exists only here. Gives
+ * up only when the server shuts down (the run is interrupted), after one last try.
+ */
+async function persistFinal(run: Run, final: RunFinal, io: GenerationIO, firstError: unknown): Promise<boolean> {
+  const log = io.log ?? console
+  const complain = complaints(log)
+  let error = firstError
+  let delay = FINAL_RETRY_MS.first
+  for (let failures = 1; ; failures++) {
+    complain(`[flume] could not store the final answer of ${run.messageId} (${run.length} characters; ${failures} attempt(s) so far): its readers get it from memory, and storing it is retried until the database takes it`, error)
+    if (run.interrupted) {
+      log.error(`[flume] gave up storing the final answer of ${run.messageId}: the server is shutting down; its text since the last save is lost`)
+      return false
+    }
+    await pause(delay, run.interruption.signal)
+    delay = Math.min(delay * 2, FINAL_RETRY_MS.max)
+    const failed = await storeFinal(run, final, io)
+    if (!failed) {
+      log.warn(`[flume] stored the final answer of ${run.messageId} after ${failures} failed attempt(s)`)
+      return true
+    }
+    error = failed.error
+  }
+}
+
+/** A logger for a failure that repeats: the first time at once, then at most every DB_COMPLAINT_EVERY_MS. */
+export function complaints(log: Pick<Console, 'error'>): (message: string, error?: unknown) => void {
+  let last = Number.NEGATIVE_INFINITY
+  return (message, error) => {
+    if (Date.now() - last < DB_COMPLAINT_EVERY_MS) return
+    last = Date.now()
+    if (error === undefined) log.error(message)
+    else log.error(message, error)
+  }
+}
+
+/** Waits `ms`, or less once `signal` aborts (the server shutting down). */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve()
+    const done = () => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+  })
 }

@@ -1,16 +1,20 @@
-import { generate } from './generate'
+import { complaints, generate } from './generate'
 import type { GenerationIO, GenerationJob, RunRegistry } from './registry'
 import { Run, type RunFinal, type RunReader } from './run'
 
 /** Runs in this process's memory: one server instance (the default). */
 export class MemoryRunRegistry implements RunRegistry {
   private readonly runs = new Map<string, Run>()
+  /** Each launched run's generation, until its final state is stored (or given up at shutdown). */
+  private readonly launched = new Map<Run, Promise<RunFinal>>()
   private saver: ReturnType<typeof setInterval> | undefined
   private saving = false
   private readonly log: Pick<Console, 'warn' | 'error'>
+  private readonly complainOfSaves: (message: string, error?: unknown) => void
 
   constructor(private readonly io: GenerationIO) {
     this.log = io.log ?? console
+    this.complainOfSaves = complaints(this.log)
   }
 
   get size() {
@@ -30,14 +34,17 @@ export class MemoryRunRegistry implements RunRegistry {
 
   launch(run: Run, job: GenerationJob): Promise<RunFinal> {
     this.updateSaver()
-    return generate(run, job, this.io).then(
+    const launched = generate(run, job, this.io).then(
       // Not ours to write (its claim failed): it ended without a final state of its own.
       final => final ?? { status: 'stopped' as const },
     ).finally(() => {
       // A continued answer keeps its id: only forget this run, never a newer one.
       if (this.runs.get(run.messageId) === run) this.runs.delete(run.messageId)
+      this.launched.delete(run)
       this.updateSaver()
     })
+    this.launched.set(run, launched)
+    return launched
   }
 
   async isRunning(messageId: string): Promise<boolean> {
@@ -67,7 +74,9 @@ export class MemoryRunRegistry implements RunRegistry {
   async interruptAll() {
     const runs = [...this.runs.values()]
     for (const run of runs) run.interrupt()
-    await Promise.all(runs.map(run => run.finished))
+    // A run whose final state the database refused has ended for its readers; it is let go once
+    // its last try to store it is over.
+    await Promise.all(runs.map(run => this.launched.get(run) ?? run.finished))
   }
 
   /** Saves every running answer that changed, in one transaction. Runs on a timer; callable directly. */
@@ -80,7 +89,7 @@ export class MemoryRunRegistry implements RunRegistry {
       await this.io.saveProgress(dirty.map(run => ({ id: run.messageId, content: run.text() })))
     }
     catch (error) {
-      this.log.error('[flume] saving running answers failed; retrying on the next tick', error)
+      this.complainOfSaves('[flume] saving running answers failed; retrying on every tick (their readers get the text from memory)', error)
       for (const run of dirty) run.dirty = true
     }
     finally {

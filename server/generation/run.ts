@@ -91,7 +91,7 @@ export class Run {
     return lo === this.chunks.length - 1 ? head : head + this.chunks.slice(lo + 1).join('')
   }
 
-  /** Called once the final state is stored: readers then send their last frames. */
+  /** Called once the final state is stored (or its first store failed: it is retried meanwhile): readers then send their last frames. */
   end(final: RunFinal) {
     if (this.final) return
     this.final = final
@@ -116,9 +116,13 @@ export class Run {
     this.controller.abort()
   }
 
+  /** Aborted with `interrupt()` only (a stop does not abort it): wakes the retries of a final state nobody could store. */
+  readonly interruption = new AbortController()
+
   interrupt() {
     this.interrupted = true
     this.controller.abort()
+    this.interruption.abort()
   }
 
   reader(offset: number): RunReader {
