@@ -26,6 +26,7 @@ export async function startFlume(serverEntry, upstreamUrl, model) {
       OPENAI_API_KEY: 'bench',
       FLUME_MODEL: model,
       FLUME_UPSTREAM_MAX_RETRIES: '0',
+      FLUME_RATE_LIMITS: 'off',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

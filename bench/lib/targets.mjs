@@ -109,6 +109,8 @@ export async function startFlume({ outputDir, upstreamUrl, profPrefix, env = {} 
       FLUME_UPSTREAM_MAX_RETRIES: '0',
       // Measures the relay: no extra title request after each first answer.
       FLUME_TITLES: 'off',
+      // Thousands of answers from one address: the abuse limits would refuse most of them.
+      FLUME_RATE_LIMITS: 'off',
       FLUME_MODEL: process.env.FLUME_MODEL ?? MODEL,
       FLUME_STALL_TIMEOUT_MS: process.env.FLUME_STALL_TIMEOUT_MS ?? '180000',
       BENCH_STATS_DIR: statsDir,

@@ -36,6 +36,8 @@ export async function startEdge(env: Record<string, string>, opts: { state?: str
       OPENAI_API_KEY: undefined,
       OPENAI_BASE_URL: undefined,
       FLUME_TITLES: 'off',
+      // As for the Node servers under test (flume-server.ts): the suite makes many answers from one address.
+      FLUME_RATE_LIMITS: 'off',
       ...env,
       PORT: String(port),
       HOST: '127.0.0.1',
