@@ -1,6 +1,7 @@
 import type { ModelsResponse } from '#shared/schemas'
 
-export default defineEventHandler(async (): Promise<ModelsResponse> => {
+/** The models offered, and `historyChars`: how much earlier conversation a question is sent with (docs/answer-limits.md). */
+export default defineEventHandler(async (): Promise<ModelsResponse & { historyChars: number }> => {
   const { models, default: fallback } = await listModels()
-  return { models: models.map(id => ({ id })), default: fallback }
+  return { models: models.map(id => ({ id })), default: fallback, historyChars: useFlumeConfig().historyChars }
 })

@@ -26,6 +26,8 @@ export interface CompletionRequest {
   messages: ChatTurn[]
   /** Omitted: the model's default. */
   temperature?: number
+  /** `max_tokens`: the longest answer this request may cost. Omitted (or 0): the model's own limit. */
+  maxTokens?: number
   signal: AbortSignal
   /** Longest silence allowed between two chunks of the stream. */
   stallTimeoutMs: number
@@ -99,6 +101,7 @@ export async function* streamCompletion(req: CompletionRequest): AsyncGenerator<
       model: req.model,
       messages: req.messages,
       ...(req.temperature === undefined ? {} : { temperature: req.temperature }),
+      ...(req.maxTokens ? { max_tokens: req.maxTokens } : {}),
       stream: true,
       stream_options: { include_usage: true },
     }, { signal: controller.signal }).asResponse()

@@ -1,3 +1,4 @@
+import { historyStart } from '#shared/history'
 import type { Usage } from '#shared/schemas'
 import type { ChatTurn } from './llm'
 import type { GenerationJob } from './registry'
@@ -10,6 +11,15 @@ export function promptFor(job: GenerationJob, history: ChatTurn[]): ChatTurn[] {
   const turns = job.systemPrompt ? [{ role: 'system' as const, content: job.systemPrompt }, ...history] : history
   if (!job.continuation?.text) return turns
   return [...turns, { role: 'assistant', content: job.continuation.text }, { role: 'user', content: CONTINUE_INSTRUCTION }]
+}
+
+/**
+ * The conversation sent with a question (`history` ends with it), cut to the newest turns that fit
+ * in `budget` characters (FLUME_HISTORY_CHARS; shared/history.ts has the rule, which clients share).
+ */
+export function withinBudget(history: ChatTurn[], budget: number): ChatTurn[] {
+  const start = historyStart(history, budget)
+  return start ? history.slice(start) : history
 }
 
 /** A continued answer counts the tokens of every call that wrote it. */

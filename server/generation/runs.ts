@@ -1,4 +1,5 @@
 import { platform } from '#flume/platform'
+import { withinBudget } from './prompt'
 import type { AnswerFinished, GenerationIO, RunRegistry } from './registry'
 
 declare module 'nitropack/types' {
@@ -25,11 +26,13 @@ export function useRuns(): RunRegistry {
       model,
       messages,
       temperature,
+      maxTokens: config.maxAnswerTokens,
       signal,
       stallTimeoutMs: config.stallTimeoutMs,
     }),
     claim: id => messageStore.claim(id),
-    history: (job, id) => messageStore.history(job.owner, job.chatId, id),
+    // Trimmed after the store returns the whole conversation: the budget is the model's view, not the store's.
+    history: async (job, id) => withinBudget(await messageStore.history(job.owner, job.chatId, id), config.historyChars),
     saveProgress: items => messageStore.saveProgress(items),
     finish: async (id, final) => {
       // Never over an answer that ended meanwhile (stopped or recovered by another instance).
