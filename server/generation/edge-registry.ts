@@ -140,7 +140,9 @@ export class EdgeRunRegistry implements RunRegistry {
   /**
    * A reader of an answer written in another isolate: the saved text after its offset, polled every
    * `followIntervalMs`, then its final state. Offsets index the saved text, so a reader moves
-   * between memory and the database without gap or duplicate. An answer that went back to
+   * between memory and the database without gap or duplicate; an offset past the saved text is
+   * taken as it is (never `pastEnd`): the writer's own readers get text before it is saved, and
+   * one of them may come back here. An answer that went back to
    * `pending` (reopened) lets the reader go without an end: it reconnects and starts it.
    */
   private follow(messageId: string, offset: number): RunReader {

@@ -21,6 +21,11 @@ export interface RunReader {
   next: () => Promise<ReadResult>
   close: () => void
   readonly closed: boolean
+  /**
+   * The offset it was made with is past the end of the text: it would skip what comes until
+   * then and number frames wrongly, so the stream route refuses it (400 `invalid_offset`).
+   */
+  readonly pastEnd?: boolean
 }
 
 /**
@@ -130,6 +135,7 @@ export class Run {
     let position = Math.max(0, offset)
     let closed = false
     return {
+      pastEnd: offset > this.length,
       get closed() {
         return closed
       },

@@ -1,8 +1,8 @@
-/** docs/answer-limits.md: the answer cap, the history budget. */
+/** docs/answer-limits.md: the answer cap, the history budget, open streams per identity, offsets past a live answer's end. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createGate } from '../support/fake-openai'
-import { openStream } from '../support/http'
-import { newChat, send, startWithFake, waitFinal, type Env } from './helpers'
+import { openStream, type SseStream } from '../support/http'
+import { createClient, expectError, expectOffsets, newChat, poll, send, startWithFake, waitFinal, type Env } from './helpers'
 
 const BUDGET = 60
 
@@ -68,5 +68,82 @@ describe('the history budget', () => {
     // Nothing is deleted: the chat keeps every message.
     const all = await env.client.json('GET', `/api/chats/${chat.id}`)
     expect(all.body.messages).toHaveLength(8)
+  })
+})
+
+describe('open streams per identity', () => {
+  it('refuses the stream past FLUME_MAX_STREAMS with 429 rate_limited and Retry-After: 5, and takes one again once one closes', async () => {
+    const gate = createGate()
+    env.fake.enqueue({ chunks: ['still ', 'going'], pauseAfter: 1, until: gate.promise })
+    const chat = await newChat(env.client)
+    const posted = await send(env.client, chat.id, 'A long one')
+    const streams: SseStream[] = []
+    try {
+      for (let i = 0; i < 2; i++) {
+        const stream = await openStream(env.client, posted.streamUrl)
+        expect(stream.status, stream.errorText).toBe(200)
+        await stream.waitForText(t => t === 'still ')
+        streams.push(stream)
+      }
+      const refused = await env.client.json('GET', posted.streamUrl)
+      expectError(refused, 429, 'rate_limited')
+      expect(refused.headers.get('retry-after')).toBe('5')
+      // Per identity: another person is not refused.
+      const other = createClient(env.flume.url)
+      const theirs = await send(other, (await newChat(other)).id, 'Mine')
+      const theirStream = await openStream(other, theirs.streamUrl)
+      expect(theirStream.status).toBe(200)
+      theirStream.cancel()
+
+      streams.shift()!.cancel()
+      const again = await poll(async () => {
+        const stream = await openStream(env.client, posted.streamUrl)
+        if (stream.status !== 200) stream.cancel()
+        return stream
+      }, s => s.status === 200, { what: 'a stream to open again after one closed' })
+      streams.push(again)
+      expectError(await env.client.json('GET', posted.streamUrl), 429, 'rate_limited')
+    }
+    finally {
+      gate.open()
+    }
+    // Streams that end with [DONE] are let go too: two live streams open again.
+    for (const stream of streams) await stream.readUntilDone()
+    const next = createGate()
+    env.fake.enqueue({ chunks: ['more ', 'text'], pauseAfter: 1, until: next.promise })
+    const later = await send(env.client, chat.id, 'Again')
+    const live = await poll(async () => {
+      const stream = await openStream(env.client, later.streamUrl)
+      if (stream.status !== 200) stream.cancel()
+      return stream
+    }, s => s.status === 200, { what: 'streams to be released' })
+    const second = await openStream(env.client, later.streamUrl)
+    expect(second.status, second.errorText).toBe(200)
+    next.open()
+    await Promise.all([live.readUntilDone(), second.readUntilDone()])
+  })
+})
+
+describe('offsets of a live answer', () => {
+  it('answers 400 invalid_offset for an offset past the text so far, instead of skipping what comes until then', async () => {
+    const gate = createGate()
+    env.fake.enqueue({ chunks: ['Hello', ' there'], pauseAfter: 1, until: gate.promise })
+    const chat = await newChat(env.client)
+    const posted = await send(env.client, chat.id, 'Hi')
+    const first = await openStream(env.client, posted.streamUrl)
+    await first.waitForText(t => t === 'Hello')
+    try {
+      expectError(await env.client.json('GET', `${posted.streamUrl}?offset=6`), 400, 'invalid_offset')
+      expectError(await env.client.json('GET', posted.streamUrl, undefined, { 'last-event-id': '1000' }), 400, 'invalid_offset')
+      // Up to the end is fine: nothing is skipped.
+      const atEnd = await openStream(env.client, `${posted.streamUrl}?offset=5`)
+      expect(atEnd.status).toBe(200)
+      gate.open()
+      expect(expectOffsets(await atEnd.readUntilDone(), 5)).toBe(' there')
+    }
+    finally {
+      gate.open()
+      first.cancel()
+    }
   })
 })

@@ -1,3 +1,4 @@
+import type { H3Event } from 'h3'
 import { MessageParams, isFinalStatus } from '#shared/schemas'
 
 /**
@@ -13,14 +14,23 @@ export default defineEventHandler(async (event) => {
   let message = await messageStore.get(owner, chatId, messageId)
   if (!message || message.role !== 'assistant') throw notFound()
 
-  const live = await runs.attach(messageId, offset ?? 0)
-  if (live) return sendRun(event, live)
+  // Counted while the stream is open: released when its reader closes, or here for any other answer.
+  const release = holdStreamSlot(event, owner)
+  try {
+    const live = await runs.attach(messageId, offset ?? 0)
+    if (live) return sendLive(event, live, release)
 
-  if (!isFinalStatus(message.status)) {
-    message = await adoptAnswer(event, owner, message)
-    const adopted = await runs.attach(messageId, offset ?? 0)
-    if (adopted) return sendRun(event, adopted)
+    if (!isFinalStatus(message.status)) {
+      message = await adoptAnswer(event, owner, message)
+      const adopted = await runs.attach(messageId, offset ?? 0)
+      if (adopted) return sendLive(event, adopted, release)
+    }
   }
+  catch (error) {
+    release()
+    throw error
+  }
+  release()
 
   const length = message.content.length
   if (offset !== undefined && offset > length) {
@@ -37,8 +47,17 @@ export default defineEventHandler(async (event) => {
   return sendFrames(event, (rest ? frame(length, { type: 'delta', text: rest }) : '') + finalFrames(length, final))
 })
 
+/** A live answer's frames; an offset past its text so far is refused as for a finished answer. */
+function sendLive(event: H3Event, reader: RunReader, release: () => void) {
+  if (reader.pastEnd) {
+    reader.close()
+    throw httpError(400, 'invalid_offset', 'The offset is past the end of this answer.')
+  }
+  return sendRun(event, releasingOnClose(reader, release))
+}
+
 /** `Last-Event-ID` (a browser reconnecting) wins over `?offset` (a fresh page resuming). */
-function requestedOffset(event: Parameters<typeof getQuery>[0]): number | undefined {
+function requestedOffset(event: H3Event): number | undefined {
   const raw = getRequestHeader(event, 'last-event-id') ?? getQuery(event).offset
   if (raw === undefined || raw === '') return undefined
   const value = Array.isArray(raw) ? raw[0] : raw
