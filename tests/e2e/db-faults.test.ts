@@ -1,0 +1,80 @@
+/**
+ * The database becoming unwritable mid-answer. Simulated with the SQLite file locked by another
+ * process, as a backup tool, a migration or a stuck writer would: this test process opens the
+ * server's database file and holds `BEGIN EXCLUSIVE`, so every write of the server waits out its
+ * busy timeout (5 s) and fails with SQLITE_BUSY, while reads still work (WAL). A full disk fails
+ * writes the same way (SQLITE_FULL) and takes the same path. SQLite only.
+ */
+import { join } from 'node:path'
+import type { DatabaseSync } from 'node:sqlite'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createGate } from '../support/fake-openai'
+import { openStream } from '../support/http'
+import { usingPostgres } from '../support/postgres'
+import { expectOffsets, getMessage, newChat, poll, send, startWithFake, waitFinal, type Env } from './helpers'
+
+let env: Env
+beforeAll(async () => {
+  if (!usingPostgres) env = await startWithFake()
+})
+afterAll(async () => {
+  await env?.stop()
+})
+
+/** Another process's connection holding the write lock of the server's database until `release()`. */
+function lockDatabase(dataDir: string) {
+  const { DatabaseSync } = process.getBuiltinModule('node:sqlite') as typeof import('node:sqlite')
+  const db: DatabaseSync = new DatabaseSync(join(dataDir, 'flume.sqlite'))
+  db.exec('PRAGMA busy_timeout = 10000')
+  db.exec('BEGIN EXCLUSIVE')
+  return {
+    /** What the database holds now (the lock holder can read it). */
+    stored: (id: string) => db.prepare('SELECT content, status FROM messages WHERE id = ?').get(id) as { content: string, status: string },
+    release() {
+      if (db.isTransaction) db.exec('ROLLBACK')
+      db.close()
+    },
+  }
+}
+
+describe.skipIf(usingPostgres)('the database locked mid-answer', () => {
+  it('readers get the whole answer and its end from memory while it is locked; once it is free the answer is stored in full and new answers work', { timeout: 120_000 }, async () => {
+    const gate = createGate()
+    env.fake.enqueue({ chunks: ['Saved before the lock. ', 'Written ', 'while it is locked.'], pauseAfter: 1, until: gate.promise })
+    const chat = await newChat(env.client)
+    const posted = await send(env.client, chat.id, 'Tell me something')
+    const id = posted.assistantMessage.id
+    const reader = await openStream(env.client, posted.streamUrl)
+    await reader.waitForText(t => t === 'Saved before the lock. ')
+    await poll(() => getMessage(env.client, chat.id, id), m => m.content === 'Saved before the lock. ', { what: 'the first text to be saved' })
+
+    const lock = lockDatabase(env.flume.dataDir)
+    try {
+      gate.open()
+      // The first failed store of the final state takes the busy timeout (5 s), a progress save
+      // before it as much again: well within this wait. (Before, the end came only once stored, or
+      // after five failed tries, some 27 s, with the text since the last save lost.)
+      const frames = await reader.readUntilDone(20_000)
+      const whole = 'Saved before the lock. Written while it is locked.'
+      expect(expectOffsets(frames)).toBe(whole)
+      expect(frames.at(-1)!.data).toBe('[DONE]')
+      // Still locked: the database has only what was saved before; readers were served from memory.
+      expect(lock.stored(id)).toEqual({ content: 'Saved before the lock. ', status: 'streaming' })
+      // A reader who comes now (a reload) gets the answer from memory too, not the stale saved text.
+      const late = await openStream(env.client, posted.streamUrl)
+      expect(expectOffsets(await late.readUntilDone(20_000))).toBe(whole)
+      expect(lock.stored(id).status).toBe('streaming')
+    }
+    finally {
+      lock.release()
+    }
+
+    const stored = await waitFinal(env.client, chat.id, id, 30_000)
+    expect(stored).toMatchObject({ status: 'done', content: 'Saved before the lock. Written while it is locked.' })
+    expect(env.flume.logs()).toMatch(/could not store the final answer of/)
+    expect(env.flume.logs()).toMatch(/stored the final answer of \S+ after \d+ failed attempt/)
+
+    const next = await send(env.client, chat.id, 'And now?')
+    expect(await waitFinal(env.client, chat.id, next.assistantMessage.id)).toMatchObject({ status: 'done', content: 'Hello, world!' })
+  })
+})
