@@ -14,6 +14,13 @@ export const TEMPERATURE_RANGE = { min: 0, max: 2 } as const
 export const MESSAGE_STATUSES = ['pending', 'streaming', 'done', 'stopped', 'error'] as const
 export const FINAL_STATUSES = ['done', 'stopped', 'error'] as const
 
+/** Longest search text (GET /api/chats?q=). */
+export const MAX_QUERY_LENGTH = 200
+/** Chats per page of GET /api/chats when the client gives no `limit` but a `before` (docs/paging.md), and at most. */
+export const CHAT_PAGE = { default: 50, max: 200 } as const
+/** Messages per page of GET /api/chats/:chatId when paged (docs/paging.md), and at most. */
+export const MESSAGE_PAGE = { default: 100, max: 500 } as const
+
 /** The stream's last `data:` line; everything before it is JSON. */
 export const DONE_SENTINEL = '[DONE]'
 

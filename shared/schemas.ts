@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { MAX_SYSTEM_PROMPT_LENGTH, MAX_TITLE_LENGTH, MESSAGE_STATUSES, TEMPERATURE_RANGE } from './chat'
+import { CHAT_PAGE, MAX_QUERY_LENGTH, MAX_SYSTEM_PROMPT_LENGTH, MAX_TITLE_LENGTH, MESSAGE_PAGE, MESSAGE_STATUSES, TEMPERATURE_RANGE } from './chat'
 
 export * from './chat'
 export * from './codes'
@@ -41,7 +41,34 @@ export const ChatSchema = z.object({
   updatedAt: z.string(),
 })
 
-export const ChatWithMessagesSchema = ChatSchema.extend({ messages: z.array(MessageSchema) })
+/**
+ * A chat with its messages, oldest first. Paged (`?limit`, `?before`: docs/paging.md), the newest
+ * of them and `next`, the cursor of the ones before (`null`: none).
+ */
+export const ChatWithMessagesSchema = ChatSchema.extend({ messages: z.array(MessageSchema), next: z.string().nullable().optional() })
+
+/** One page of the chat list (`?limit`, `?before`: docs/paging.md); `next` is the cursor of the page after it, `null` at the end. */
+export const ChatPageSchema = z.object({ chats: z.array(ChatSchema), next: z.string().nullable() })
+
+/** An opaque cursor of the chat list: where a page ends (docs/paging.md). */
+export const ChatCursorSchema = z.string().regex(/^\d{1,16}\.\d{1,16}\.[\w-]{1,64}$/)
+/** An opaque cursor of a chat's messages: where a page starts. */
+export const MessageCursorSchema = z.string().regex(/^\d{1,10}$/)
+
+const pageLimit = (max: number) => z.string().regex(/^\d{1,4}$/).transform(Number).pipe(z.number().int().min(1).max(max))
+
+/** GET /api/chats: `q` searches; `limit` and/or `before` ask for one page (`{ chats, next }`) instead of every chat. */
+export const ChatListQuery = z.object({
+  q: z.string().max(MAX_QUERY_LENGTH).optional(),
+  limit: pageLimit(CHAT_PAGE.max).optional(),
+  before: ChatCursorSchema.optional(),
+})
+
+/** GET /api/chats/:chatId: `limit` and/or `before` ask for the newest messages (before the cursor) and `next`. */
+export const ChatMessagesQuery = z.object({
+  limit: pageLimit(MESSAGE_PAGE.max).optional(),
+  before: MessageCursorSchema.optional(),
+})
 
 /** Ids are 22 url-safe characters from 128 random bits (server/utils/ids.ts). */
 export const IdSchema = z.string().regex(/^[\w-]{10,64}$/)
@@ -118,6 +145,7 @@ export type Usage = z.infer<typeof UsageSchema>
 export type Message = z.infer<typeof MessageSchema>
 export type Chat = z.infer<typeof ChatSchema>
 export type ChatWithMessages = z.infer<typeof ChatWithMessagesSchema>
+export type ChatPage = z.infer<typeof ChatPageSchema>
 export type PatchChatBody = z.input<typeof PatchChatBody>
 export type CreateChatResponse = z.infer<typeof CreateChatResponseSchema>
 export type PostMessageResponse = z.infer<typeof PostMessageResponseSchema>

@@ -1,5 +1,9 @@
 import type { SQLDialect } from 'db0'
 
+/** A statement that starts with one of these runs on that dialect only (a no-op on the others). */
+const ONLY_SQLITE = '-- only sqlite\n'
+const ONLY_POSTGRESQL = '-- only postgresql\n'
+
 /**
  * The schema, as numbered migrations: each runs once, in a transaction, and is recorded in
  * `flume_migrations`. Plain SQL that SQLite, PostgreSQL and D1 all accept (TEXT ids, BIGINT epoch
@@ -51,6 +55,37 @@ export const MIGRATIONS: string[][] = [
   [
     `ALTER TABLE messages ADD COLUMN heartbeat_at BIGINT`,
   ],
+  // 6: a heavy history stays fast (docs/paging.md, docs/search.md). The chat list's order as an
+  // index, so a page is read from where the previous one ended. Search by index: on SQLite (and
+  // D1) an FTS5 table of trigrams of every message, kept by triggers (its own copy of the text and
+  // of chat_id/owner, so a VACUUM that renumbers rowids cannot make it answer another chat); on
+  // PostgreSQL pg_trgm GIN indexes on the folded text that LIKE searches (skipped, with a notice,
+  // where the extension cannot be created: search then reads every message, as before).
+  [
+    `CREATE INDEX IF NOT EXISTS chats_owner_recent ON chats (owner, updated_at, created_at, id)`,
+    `${ONLY_SQLITE}CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(content, chat_id UNINDEXED, owner UNINDEXED, tokenize = 'trigram')`,
+    `${ONLY_SQLITE}INSERT INTO messages_fts (rowid, content, chat_id, owner) SELECT rowid, content, chat_id, owner FROM messages`,
+    `${ONLY_SQLITE}CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
+      INSERT INTO messages_fts (rowid, content, chat_id, owner) VALUES (new.rowid, new.content, new.chat_id, new.owner);
+    END`,
+    `${ONLY_SQLITE}CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF content ON messages WHEN new.content IS NOT old.content BEGIN
+      UPDATE messages_fts SET content = new.content WHERE rowid = old.rowid;
+    END`,
+    `${ONLY_SQLITE}CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN
+      DELETE FROM messages_fts WHERE rowid = old.rowid;
+    END`,
+    `${ONLY_POSTGRESQL}DO $$ BEGIN
+      CREATE EXTENSION IF NOT EXISTS pg_trgm;
+    EXCEPTION WHEN OTHERS THEN
+      RAISE NOTICE 'pg_trgm is not available (%): search reads every message', SQLERRM;
+    END $$`,
+    `${ONLY_POSTGRESQL}DO $$ BEGIN
+      IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+        EXECUTE 'CREATE INDEX IF NOT EXISTS messages_content_trgm ON messages USING gin ((REPLACE(LOWER(content), ''ς'', ''σ'')) gin_trgm_ops)';
+        EXECUTE 'CREATE INDEX IF NOT EXISTS chats_title_trgm ON chats USING gin ((REPLACE(LOWER(title), ''ς'', ''σ'')) gin_trgm_ops)';
+      END IF;
+    END $$`,
+  ],
 ]
 
 /**
@@ -59,5 +94,7 @@ export const MIGRATIONS: string[][] = [
  * is DOUBLE PRECISION, the same 8 bytes. Every PostgreSQL database Flume made was made this way.
  */
 export function forDialect(sql: string, dialect: SQLDialect): string {
+  const only = /^-- only (\w+)\n/.exec(sql)?.[1]
+  if (only && only !== dialect) return 'SELECT 1'
   return dialect === 'postgresql' ? sql.replace(/\bREAL\b/g, 'DOUBLE PRECISION') : sql
 }

@@ -1,6 +1,4 @@
-import type { Chat } from '#shared/schemas'
-
-export const MAX_QUERY_LENGTH = 200
+import type { Chat, ChatPage } from '#shared/schemas'
 
 /** `%`, `_` and the escape character itself match literally. */
 function likePattern(text: string): string {
@@ -11,8 +9,52 @@ function likePattern(text: string): string {
  * `expr` without case, the same way on every database: LOWER() (Unicode-aware on SQLite through
  * sqlite.ts, and on PostgreSQL with a UTF-8 locale), then final sigma as sigma, since JavaScript
  * lowers a word-final 'Σ' to 'ς' and PostgreSQL to 'σ'. Applied to both sides of LIKE, in SQL.
+ * PostgreSQL's trigram indexes (migration 6) are built on exactly this expression.
  */
 const fold = (expr: string) => `REPLACE(LOWER(${expr}), 'ς', 'σ')`
+
+/**
+ * SQLite's trigram index (`messages_fts`, migration 6) finds texts holding any run of at least 3
+ * characters; shorter queries read the messages themselves.
+ */
+const TRIGRAM = 3
+
+/** `text` as one FTS5 phrase: with the trigram tokenizer, the texts that contain it (case folded by FTS5). */
+const phrase = (text: string) => `"${text.replace(/"/g, '""')}"`
+
+/**
+ * Above this many messages (of anyone) holding the query, a page of results is found faster by
+ * reading the owner's chats in order and stopping at the page's end than by collecting every chat
+ * the index names first (a word nearly every message has: 2 ms against 150 ms, bench/README.md).
+ */
+const DENSE = 2000
+
+/**
+ * Which chats hold a message containing `query`, as a condition on `c.id` (`pattern` is its LIKE
+ * pattern): by the database's own index, FTS5 trigrams on SQLite, a pg_trgm GIN index on PostgreSQL (where LIKE on the folded
+ * text is what that index serves). Both answer the same chats as a plain LIKE (docs/search.md says
+ * where they could differ).
+ */
+async function messageMatch(db: Awaited<ReturnType<typeof useDb>>, owner: string, query: string, pattern: string, paged: boolean): Promise<[string, string[]]> {
+  if (db.dialect !== 'sqlite') {
+    return [`c.id IN (SELECT m.chat_id FROM messages m WHERE m.owner = ? AND ${fold('m.content')} LIKE ${fold('?')} ESCAPE '\\')`, [owner, pattern]]
+  }
+  const scan: [string, string[]] = [`EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND ${fold('m.content')} LIKE ${fold('?')} ESCAPE '\\')`, [pattern]]
+  if ([...query].length < TRIGRAM) return scan
+  if (paged) {
+    const found = await db.prepare('SELECT COUNT(*) AS n FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?)').get(phrase(query), DENSE) as { n: number }
+    if (Number(found.n) >= DENSE) return scan
+  }
+  return ['c.id IN (SELECT f.chat_id FROM messages_fts f WHERE messages_fts MATCH ? AND f.owner = ?)', [phrase(query), owner]]
+}
+
+async function search(owner: string, query: string, page?: PageRequest) {
+  const db = await useDb()
+  const pattern = likePattern(query)
+  const [inMessages, params] = await messageMatch(db, owner, query, pattern, page !== undefined)
+  const [sql, all] = chatListQuery(`c.owner = ? AND (${fold('c.title')} LIKE ${fold('?')} ESCAPE '\\' OR ${inMessages})`, [owner, pattern, ...params], page)
+  return await db.prepare(sql).all(...all) as ChatRow[]
+}
 
 /**
  * The owner's chats whose title or any message contains `query` (case-insensitive), in the
@@ -20,13 +62,10 @@ const fold = (expr: string) => `REPLACE(LOWER(${expr}), 'ς', 'σ')`
  * case-sensitive.
  */
 export async function searchChats(owner: string, query: string): Promise<Chat[]> {
-  const db = await useDb()
-  const pattern = likePattern(query)
-  const rows = await db.prepare(`SELECT ${CHAT_LIST_COLUMNS} FROM chats c
-    WHERE c.owner = ? AND (
-      ${fold('c.title')} LIKE ${fold('?')} ESCAPE '\\'
-      OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.owner = ? AND ${fold('m.content')} LIKE ${fold('?')} ESCAPE '\\')
-    )
-    ORDER BY c.updated_at DESC, c.created_at DESC`).all(owner, pattern, owner, pattern) as ChatRow[]
-  return rows.map(toChat)
+  return (await search(owner, query)).map(toChat)
+}
+
+/** One page of `searchChats` (docs/paging.md). */
+export async function searchChatsPage(owner: string, query: string, page: PageRequest): Promise<ChatPage> {
+  return toChatPage(await search(owner, query, page), page.limit)
 }

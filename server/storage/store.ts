@@ -1,4 +1,4 @@
-import type { Chat, Message, MessageError, MessageStatus, Usage } from '#shared/schemas'
+import type { Chat, ChatPage, Message, MessageError, MessageStatus, Usage } from '#shared/schemas'
 
 export interface ChatRow {
   id: string
@@ -58,6 +58,46 @@ export function toChat(row: ChatRow): Chat {
  */
 export const CHAT_LIST_COLUMNS = `c.*, EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.status IN ('pending', 'streaming')) AS streaming`
 
+/** Asks for one page of a chat list: at most `limit` chats, those after the cursor `before`. */
+export interface PageRequest { limit: number, before?: string }
+
+/**
+ * A chat list query over `c` (the chats table) with `where` (its params in `params`), in the list's
+ * order: most recently updated first, then newest, then by id, so that every chat has one place
+ * and a page ends at a cursor (`<updated_at>.<created_at>.<id>`: docs/paging.md) that the
+ * `chats_owner_recent` index finds. With a page, one row more than asked says whether more follow.
+ */
+export function chatListQuery(where: string, params: ListParams, page?: PageRequest): [string, ListParams] {
+  const all = [...params]
+  let sql = `SELECT ${CHAT_LIST_COLUMNS} FROM chats c WHERE ${where}`
+  const after = page?.before ? parseChatCursor(page.before) : undefined
+  if (after) {
+    sql += ' AND (c.updated_at, c.created_at, c.id) < (?, ?, ?)'
+    all.push(after.updatedAt, after.createdAt, after.id)
+  }
+  sql += ' ORDER BY c.updated_at DESC, c.created_at DESC, c.id DESC'
+  if (page) {
+    sql += ' LIMIT ?'
+    all.push(page.limit + 1)
+  }
+  return [sql, all]
+}
+
+type ListParams = (string | number)[]
+
+function parseChatCursor(cursor: string): { updatedAt: number, createdAt: number, id: string } {
+  const [updatedAt, createdAt, id] = cursor.split('.') as [string, string, string]
+  return { updatedAt: Number(updatedAt), createdAt: Number(createdAt), id }
+}
+
+/** The rows of a `chatListQuery` with a page: the page, and the cursor after it (`null`: it is the last). */
+export function toChatPage(rows: ChatRow[], limit: number): ChatPage {
+  const more = rows.length > limit
+  const shown = more ? rows.slice(0, limit) : rows
+  const last = shown.at(-1)
+  return { chats: shown.map(toChat), next: more && last ? `${Number(last.updated_at)}.${Number(last.created_at)}.${last.id}` : null }
+}
+
 export function toMessage(row: MessageRow): Message {
   const message: Message = {
     id: row.id,
@@ -99,8 +139,16 @@ export const chatStore = {
 
   async list(owner: string): Promise<Chat[]> {
     const db = await useDb()
-    const rows = await db.prepare(`SELECT ${CHAT_LIST_COLUMNS} FROM chats c WHERE c.owner = ? ORDER BY c.updated_at DESC, c.created_at DESC`).all(owner) as ChatRow[]
+    const [sql, params] = chatListQuery('c.owner = ?', [owner])
+    const rows = await db.prepare(sql).all(...params) as ChatRow[]
     return rows.map(toChat)
+  },
+
+  /** One page of the owner's chats, in the list's order (docs/paging.md). */
+  async page(owner: string, page: PageRequest): Promise<ChatPage> {
+    const db = await useDb()
+    const [sql, params] = chatListQuery('c.owner = ?', [owner], page)
+    return toChatPage(await db.prepare(sql).all(...params) as ChatRow[], page.limit)
   },
 
   async get(owner: string, chatId: string): Promise<Chat | undefined> {
@@ -143,6 +191,21 @@ export const messageStore = {
     const db = await useDb()
     const rows = await db.prepare('SELECT * FROM messages WHERE chat_id = ? AND owner = ? ORDER BY position').all(chatId, owner) as MessageRow[]
     return rows.map(toMessage)
+  },
+
+  /**
+   * The chat's `limit` newest messages (before position `before`, if given), oldest first, and the
+   * cursor of the ones before them (`null`: none). A long chat opens at its end without reading
+   * the rest (`messages_chat_position`).
+   */
+  async page(owner: string, chatId: string, page: { limit: number, before?: string }): Promise<{ messages: Message[], next: string | null }> {
+    const db = await useDb()
+    const before = page.before === undefined ? '' : ' AND position < ?'
+    const rows = await db.prepare(`SELECT * FROM messages WHERE chat_id = ? AND owner = ?${before} ORDER BY position DESC LIMIT ?`)
+      .all(chatId, owner, ...(page.before === undefined ? [] : [Number(page.before)]), page.limit + 1) as MessageRow[]
+    const more = rows.length > page.limit
+    const shown = (more ? rows.slice(0, page.limit) : rows).reverse()
+    return { messages: shown.map(toMessage), next: more ? String(Number(shown[0]!.position)) : null }
   },
 
   async get(owner: string, chatId: string, messageId: string): Promise<Message | undefined> {
