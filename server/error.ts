@@ -15,12 +15,20 @@ export default async function apiErrorHandler(error: H3Error, event: H3Event) {
     status,
     statusText: unexpected ? 'Internal Server Error' : error.statusMessage || 'Error',
     message: unexpected ? 'Something went wrong on the server. Try again.' : error.message,
-    data: unexpected ? { code: 'internal' } : (error.data ?? { code: codeFor(status) }),
+    data: unexpected ? { code: 'internal' } : ownData(error.data) ?? { code: codeFor(status) },
   }
   setResponseStatus(event, status, body.statusText)
   setResponseHeader(event, 'content-type', 'application/json')
   setResponseHeader(event, 'cache-control', 'no-store')
   return send(event, JSON.stringify(body))
+}
+
+/**
+ * Our errors' `data` (it has a code); h3's and Nitro's own carry other things (a 404 for a path
+ * no route matches has `{ path }`, the input echoed back), so they get a code instead.
+ */
+function ownData(data: unknown): { code: string } | undefined {
+  return typeof (data as { code?: unknown } | undefined)?.code === 'string' ? data as { code: string } : undefined
 }
 
 /** Errors raised by h3 itself (bad JSON, 405, ...) carry no code of ours. */

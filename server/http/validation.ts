@@ -33,6 +33,8 @@ export async function readBodyAs<T extends z.ZodType>(event: H3Event, schema: T)
   if (typeof content === 'string' && content.length > MAX_CONTENT_LENGTH) {
     throw httpError(413, 'too_large', `content is longer than ${MAX_CONTENT_LENGTH} characters.`)
   }
+  const unfit = unfitText(json)
+  if (unfit) throw httpError(400, 'invalid_body', unfit)
   const parsed = schema.safeParse(json)
   if (!parsed.success) throw httpError(400, 'invalid_body', describeIssues(parsed.error))
   return parsed.data
@@ -43,6 +45,31 @@ export function paramsAs<T extends z.ZodType>(event: H3Event, schema: T): z.infe
   // A malformed id cannot name anything this identity owns.
   if (!parsed.success) throw notFound()
   return parsed.data
+}
+
+// The bodies' text fields (any other key fails the strict schemas), and those that are one line
+// (they end up in lists, tab titles and logs).
+const TEXT_FIELDS = ['title', 'content', 'model', 'systemPrompt'] as const
+const ONE_LINE = new Set<string>(['title', 'model'])
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+const CONTROL = /[\u0000-\u001F\u007F]/
+
+/**
+ * Why a body's text cannot be stored as sent, or undefined. A NUL or a lone surrogate would not
+ * come back byte for byte (UTF-8 has no lone surrogates, PostgreSQL text no NUL), and a line
+ * break in a title is a header injection waiting for whoever puts it in one. Only the top-level
+ * text fields are looked at: anything nested fails the schema anyway.
+ */
+function unfitText(json: unknown): string | undefined {
+  if (!json || typeof json !== 'object' || Array.isArray(json)) return undefined
+  for (const key of TEXT_FIELDS) {
+    const value = Object.hasOwn(json, key) ? (json as Record<string, unknown>)[key] : undefined
+    if (typeof value !== 'string') continue
+    if (value.includes('\u0000')) return `${key} must not contain NUL characters.`
+    if (!value.isWellFormed()) return `${key} must be valid Unicode (no lone surrogates).`
+    if (ONE_LINE.has(key) && CONTROL.test(value)) return `${key} must be one line, without control characters.`
+  }
+  return undefined
 }
 
 function describeIssues(error: z.ZodError): string {
@@ -91,5 +118,12 @@ async function readLimitedBody(event: H3Event, limit: number): Promise<string> {
     if ((error as { statusCode?: number }).statusCode === 413) throw error
     throw httpError(400, 'invalid_body', 'The request body could not be read.')
   }
-  return new TextDecoder().decode(Buffer.concat(chunks))
+  try {
+    return utf8.decode(Buffer.concat(chunks))
+  }
+  catch {
+    throw httpError(400, 'invalid_body', 'The request body is not valid UTF-8.')
+  }
 }
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
