@@ -152,8 +152,8 @@ export default defineNuxtConfig({
       // nuxt-security adds a middleware for each of its request checks even when it is turned off
       // in securityOptions, and each would resolve its per-request rules on every request: drop those.
       const off = new Set(Object.entries(securityOptions).filter(([, value]) => value === false).map(([key]) => key))
-      config.handlers = config.handlers?.filter(({ handler }) => {
-        const check = /nuxt-security\/dist\/runtime\/server\/middleware\/(\w+)/.exec(handler ?? '')?.[1]
+      config.handlers = config.handlers?.filter((entry) => {
+        const check = /nuxt-security\/dist\/runtime\/server\/middleware\/(\w+)/.exec(entry?.handler ?? '')?.[1]
         return !check || !off.has(check)
       })
     },

@@ -1,5 +1,5 @@
 import type { H3Event } from 'h3'
-import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
+import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from './rate-limiter'
 import { platform } from '#flume/platform'
 import type { LimitsConfig } from '../utils/config'
 
@@ -110,9 +110,13 @@ async function take(event: H3Event, limiter: RateLimiterAbstract | BurstyRateLim
 
 function refusal(event: H3Event, code: 'rate_limited' | 'quota_exceeded', retryAfterS: number, reason: string) {
   setResponseHeader(event, 'retry-after', retryAfterS)
-  const error = httpError(429, code, `${reason} Try again ${whenInWords(retryAfterS)}.`)
-  error.data = { code, retryAfter: retryAfterS }
-  return error
+  // The contract's error shape (errors.ts) with the wait in `data` too, for clients that do not read headers.
+  return createError({
+    status: 429,
+    statusText: 'Too Many Requests',
+    message: `${reason} Try again ${whenInWords(retryAfterS)}.`,
+    data: { code, retryAfter: retryAfterS },
+  })
 }
 
 /** "in 40 seconds", "in 3 minutes", "in 2 hours": when to try again, as a person reads it. */

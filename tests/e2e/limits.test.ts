@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { startFlume, type FlumeServer } from '../support/flume-server'
 import { usingPostgres } from '../support/postgres'
-import { createClient, expectError, waitFinal, type Client } from './helpers'
+import type { Client, JsonResponse } from '../support/http'
+import { createClient, expectError, waitFinal } from './helpers'
 
 // The abuse limits (docs/abuse-limits.md) on a built server with the demo model. Each server gets
 // only the limit under test set low; the others stay far away.
@@ -36,7 +37,7 @@ async function chatCount(client: Client): Promise<number> {
 }
 
 /** A refusal: 429 with the code, Retry-After in whole seconds, the same in `data.retryAfter`, and when in words. */
-function expectRefused(res: Awaited<ReturnType<Client['json']>>, code: 'rate_limited' | 'quota_exceeded'): number {
+function expectRefused(res: JsonResponse, code: 'rate_limited' | 'quota_exceeded'): number {
   expectError(res, 429, code)
   const retryAfter = Number(res.headers.get('retry-after'))
   expect(Number.isInteger(retryAfter) && retryAfter >= 1, `Retry-After ${res.headers.get('retry-after')}`).toBe(true)
