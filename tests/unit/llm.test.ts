@@ -159,3 +159,27 @@ describe('streamCompletion', () => {
     expect(parts.filter(p => p.type === 'delta').map(p => (p as { text: string }).text).join('')).toBe('late but fine')
   })
 })
+
+describe('the answer cap', () => {
+  /** The JSON body of the one request `streamCompletion` makes with `maxTokens`. */
+  async function requestWith(maxTokens: number | undefined) {
+    let sent: Record<string, unknown> | undefined
+    const client = new OpenAI({
+      apiKey: 'k',
+      baseURL: 'http://upstream.invalid/v1',
+      maxRetries: 0,
+      fetch: async (_url: string | URL | Request, init?: RequestInit) => {
+        sent = JSON.parse(String(init?.body))
+        return new Response('data: [DONE]\n\n', { headers: { 'content-type': 'text/event-stream' } })
+      },
+    })
+    for await (const _ of streamCompletion({ client, model: 'm', messages: [{ role: 'user', content: 'hi' }], maxTokens, signal: new AbortController().signal, stallTimeoutMs: 1000 })) { /* drained */ }
+    return sent!
+  }
+
+  it('sends max_tokens when there is a cap, and none for 0 or none', async () => {
+    expect((await requestWith(4096)).max_tokens).toBe(4096)
+    expect(await requestWith(0)).not.toHaveProperty('max_tokens')
+    expect(await requestWith(undefined)).not.toHaveProperty('max_tokens')
+  })
+})
