@@ -11,11 +11,12 @@ export const REQUEST_ERROR_CODES = [
 
 export const ANSWER_ERROR_CODES = [
   'upstream_auth', 'upstream_rate_limited', 'upstream_unavailable', 'upstream_timeout', 'upstream_error', 'interrupted',
+  'storage_unavailable',
 ] as const
 
 export type RequestErrorCode = typeof REQUEST_ERROR_CODES[number]
 export type AnswerErrorCode = typeof ANSWER_ERROR_CODES[number]
-export type UpstreamErrorCode = Exclude<AnswerErrorCode, 'interrupted'>
+export type UpstreamErrorCode = Exclude<AnswerErrorCode, 'interrupted' | 'storage_unavailable'>
 export type ErrorCode = RequestErrorCode | AnswerErrorCode
 
 /** The code of an error answer from the API (an ofetch/$fetch error), if it has one. */

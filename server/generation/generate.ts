@@ -1,5 +1,6 @@
 import type { MessageError, Usage } from '#shared/schemas'
 import { toUpstreamError } from './llm'
+import type { ChatTurn } from './llm'
 import { addUsage, promptFor } from './prompt'
 import { INTERRUPTED_MESSAGE, type GenerationIO, type GenerationJob } from './registry'
 import type { Run, RunFinal } from './run'
@@ -16,28 +17,39 @@ export async function generate(run: Run, job: GenerationJob, io: GenerationIO): 
   let status: RunFinal['status'] = 'done'
   let error: MessageError | undefined
   let usage: Usage | undefined = job.continuation?.usage
+  let messages: ChatTurn[] | undefined
   try {
     if (!await io.claim(run.messageId)) {
       log.warn(`[flume] answer ${run.messageId} is not pending any more; not generating it here`)
       run.abandon()
       return undefined
     }
-    const messages = promptFor(job, await io.history(job, run.messageId))
-    for await (const part of io.complete({ model: job.model, messages, temperature: job.temperature, signal })) {
-      if (part.type === 'delta') run.append(part.text)
-      else usage = addUsage(job.continuation?.usage, part)
-    }
-    if (signal.aborted) status = 'stopped'
+    messages = promptFor(job, await io.history(job, run.messageId))
   }
   catch (cause) {
-    if (signal.aborted) {
-      status = 'stopped'
+    // Not the model's fault: say so, rather than blame the model server.
+    status = 'error'
+    error = { code: 'storage_unavailable', message: STORAGE_UNAVAILABLE_MESSAGE }
+    log.error(`[flume] answer ${run.messageId} could not start: the database failed`, cause)
+  }
+  if (messages) {
+    try {
+      for await (const part of io.complete({ model: job.model, messages, temperature: job.temperature, signal })) {
+        if (part.type === 'delta') run.append(part.text)
+        else usage = addUsage(job.continuation?.usage, part)
+      }
+      if (signal.aborted) status = 'stopped'
     }
-    else {
-      const failure = toUpstreamError(cause)
-      status = 'error'
-      error = { code: failure.code, message: failure.message }
-      log.warn(`[flume] answer ${run.messageId} failed (${failure.code}):`, (cause as Error)?.message ?? cause)
+    catch (cause) {
+      if (signal.aborted) {
+        status = 'stopped'
+      }
+      else {
+        const failure = toUpstreamError(cause)
+        status = 'error'
+        error = { code: failure.code, message: failure.message }
+        log.warn(`[flume] answer ${run.messageId} failed (${failure.code}):`, (cause as Error)?.message ?? cause)
+      }
     }
   }
   if (run.interrupted) {
@@ -58,6 +70,8 @@ export async function generate(run: Run, job: GenerationJob, io: GenerationIO): 
   }
   return final
 }
+
+export const STORAGE_UNAVAILABLE_MESSAGE = 'The answer could not start: the server\'s database did not answer. Retry in a moment.'
 
 /** Backoff of the final state's retries: from the first, doubling up to the last. */
 export const FINAL_RETRY_MS = { first: 100, max: 5000 }

@@ -32,7 +32,7 @@ function setup(failures: number) {
     },
     log,
   }
-  return { registry: new MemoryRunRegistry(io), attempts, stored, log }
+  return { registry: new MemoryRunRegistry(io), attempts, stored, log, io }
 }
 
 afterEach(() => {
@@ -88,5 +88,26 @@ describe('the final state of an answer the database refuses', () => {
     expect(attempts.length).toBe(before + 1)
     expect(registry.size).toBe(0)
     expect(String(log.error.mock.calls.at(-1)![0])).toMatch(/gave up storing the final answer of m1: the server is shutting down/)
+  })
+})
+
+describe('a database that fails as the answer starts', () => {
+  it('ends the answer with storage_unavailable, not as a model failure, and asks the model nothing', async () => {
+    for (const broken of ['claim', 'history'] as const) {
+      const { registry, stored, log, io } = setup(0)
+      const complete = vi.fn()
+      io.complete = complete
+      io[broken] = async () => {
+        throw new Error('SQLITE_BUSY: database is locked')
+      }
+      const run = registry.reserve('m1', 'o')
+      const reader = (await registry.attach('m1', 0))!
+      const final = await registry.launch(run, job)
+      expect(final).toEqual({ status: 'error', error: { code: 'storage_unavailable', message: expect.stringMatching(/database/) } })
+      expect(await reader.next()).toEqual({ text: '', offset: 0, final })
+      expect(stored.get('m1')).toEqual({ content: '', ...final })
+      expect(complete).not.toHaveBeenCalled()
+      expect(log.error).toHaveBeenCalledOnce()
+    }
   })
 })
