@@ -55,7 +55,7 @@ export const MIGRATIONS: string[][] = [
   [
     `ALTER TABLE messages ADD COLUMN heartbeat_at BIGINT`,
   ],
-  // 6: a heavy history stays fast (docs/paging.md, docs/search.md). The chat list's order as an
+  // 6: a heavy history stays fast (docs/paging.md). The chat list's order as an
   // index, so a page is read from where the previous one ended. Search by index: on SQLite (and
   // D1) an FTS5 table of trigrams of every message, kept by triggers (its own copy of the text and
   // of chat_id/owner, so a VACUUM that renumbers rowids cannot make it answer another chat); on

@@ -32,7 +32,7 @@ const DENSE = 2000
 /**
  * Which chats hold a message containing `query`, as a condition on `c.id` (`pattern` is its LIKE
  * pattern): by the database's own index, FTS5 trigrams on SQLite, a pg_trgm GIN index on PostgreSQL (where LIKE on the folded
- * text is what that index serves). Both answer the same chats as a plain LIKE (docs/search.md says
+ * text is what that index serves). Both answer the same chats as a plain LIKE (docs/paging.md says
  * where they could differ).
  */
 async function messageMatch(db: Awaited<ReturnType<typeof useDb>>, owner: string, query: string, pattern: string, paged: boolean): Promise<[string, string[]]> {

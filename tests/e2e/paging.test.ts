@@ -1,8 +1,9 @@
-/** Paged chat lists and messages (docs/paging.md), and search through the database's index (docs/search.md). */
+/** Paged chat lists and messages (docs/paging.md), and search through the database's index (docs/paging.md). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ChatPageSchema, ChatSchema, ChatWithMessagesSchema, type Chat, type ChatPage } from '../../shared/schemas'
 import { startFlume, type FlumeServer } from '../support/flume-server'
-import { createClient, expectError, getChat, newChat, poll, send, type Client } from './helpers'
+import type { Client } from '../support/http'
+import { createClient, expectError, getChat, newChat, poll, send } from './helpers'
 
 let flume: FlumeServer
 let client: Client
