@@ -92,7 +92,7 @@ async function storeFinal(run: Run, final: RunFinal, io: GenerationIO): Promise<
 /**
  * Stores the final state of an answer the database refused, retrying with capped exponential
  * backoff for as long as the process lives: the text since the last save exists only here. Gives
- * up only when the server shuts down (the run is interrupted), after one last try.
+ * up only when the server shuts down (the run is interrupted).
  */
 async function persistFinal(run: Run, final: RunFinal, io: GenerationIO, firstError: unknown): Promise<boolean> {
   const log = io.log ?? console
@@ -101,11 +101,13 @@ async function persistFinal(run: Run, final: RunFinal, io: GenerationIO, firstEr
   let delay = FINAL_RETRY_MS.first
   for (let failures = 1; ; failures++) {
     complain(`[flume] could not store the final answer of ${run.messageId} (${run.length} characters; ${failures} attempt(s) so far): its readers get it from memory, and storing it is retried until the database takes it`, error)
+    await pause(delay, run.interruption.signal)
+    // Shutting down: it was retried all through the grace period; another try (a locked SQLite
+    // file holds it 5 s) would keep the process past it.
     if (run.interrupted) {
       log.error(`[flume] gave up storing the final answer of ${run.messageId}: the server is shutting down; its text since the last save is lost`)
       return false
     }
-    await pause(delay, run.interruption.signal)
     delay = Math.min(delay * 2, FINAL_RETRY_MS.max)
     const failed = await storeFinal(run, final, io)
     if (!failed) {

@@ -74,8 +74,8 @@ export class MemoryRunRegistry implements RunRegistry {
   async interruptAll() {
     const runs = [...this.runs.values()]
     for (const run of runs) run.interrupt()
-    // A run whose final state the database refused has ended for its readers; it is let go once
-    // its last try to store it is over.
+    // A run whose final state the database refuses has ended for its readers: interrupted, it stops
+    // retrying, and is let go once a try in flight is over.
     await Promise.all(runs.map(run => this.launched.get(run) ?? run.finished))
   }
 
