@@ -1,4 +1,4 @@
-import { DONE_SENTINEL, isFinalStatus, streamUrlFor } from '#shared/chat'
+import { DONE_SENTINEL, MESSAGE_PAGE, isFinalStatus, streamUrlFor } from '#shared/chat'
 import { errorCodeOf, type ErrorCode } from '#shared/codes'
 import type { Chat, ChatWithMessages, Message, MessageError, PostMessageResponse, RetryResponse, StreamEvent } from '#shared/schemas'
 
@@ -63,6 +63,9 @@ export function useChat(chatId: string) {
   const requestFetch = useRequestFetch()
   const chat = useState<Chat | null>(`flume:chat:${chatId}`, () => null)
   const messages = useState<Message[]>(`flume:chat:${chatId}:messages`, () => [])
+  // A long chat opens at its newest messages; this is the cursor of the ones before (null: none).
+  const olderCursor = useState<string | null>(`flume:chat:${chatId}:older`, () => null)
+  const loadingOlder = ref(false)
   const submitting = ref(false)
   const error = ref<MessageError | null>(null)
   const reconnecting = ref(new Set<string>())
@@ -114,8 +117,11 @@ export function useChat(chatId: string) {
     setReconnecting(messageId, false)
   }
 
-  async function fetchChat() {
-    return await requestFetch<ChatWithMessages>(`/api/chats/${encodeURIComponent(chatId)}`)
+  /** The chat and its newest messages (docs/paging.md); with `before`, the ones before that cursor. */
+  async function fetchChat(before?: string) {
+    return await requestFetch<ChatWithMessages>(`/api/chats/${encodeURIComponent(chatId)}`, {
+      query: { limit: MESSAGE_PAGE.default, ...(before ? { before } : {}) },
+    })
   }
 
   /**
@@ -124,7 +130,7 @@ export function useChat(chatId: string) {
    */
   async function settle(messageId: string, fallback: Pick<Message, 'status' | 'error'>) {
     try {
-      const { messages: stored, ...rest } = await fetchChat()
+      const { messages: stored, next: _next, ...rest } = await fetchChat()
       chat.value = rest
       // Followed again meanwhile (Continue keeps the id): that stream says how it ends.
       if (streams.has(messageId)) return
@@ -227,11 +233,35 @@ export function useChat(chatId: string) {
     const data = await fetchChat()
     for (const id of [...streams.keys()]) close(id)
     pendingText.clear()
-    const { messages: loaded, ...rest } = data
+    const { messages: loaded, next, ...rest } = data
     chat.value = rest
     messages.value = loaded
+    olderCursor.value = next ?? null
     if (import.meta.client) resume()
     return true
+  }
+
+  /** Puts the page of messages before the ones shown in front of them (the thread scrolled to its top). */
+  async function loadOlder(): Promise<boolean> {
+    const before = olderCursor.value
+    if (!before || loadingOlder.value) return false
+    loadingOlder.value = true
+    try {
+      const { messages: page, next } = await fetchChat(before)
+      // Reloaded meanwhile: that load said where the chat starts.
+      if (olderCursor.value !== before) return false
+      const shown = new Set(messages.value.map(m => m.id))
+      messages.value = [...page.filter(m => !shown.has(m.id)), ...messages.value]
+      olderCursor.value = next ?? null
+      return true
+    }
+    catch (err) {
+      error.value = apiError(err, 'Earlier messages could not be loaded.')
+      return false
+    }
+    finally {
+      loadingOlder.value = false
+    }
   }
 
   /**
@@ -382,6 +412,9 @@ export function useChat(chatId: string) {
   return {
     chat,
     messages,
+    hasOlder: computed(() => olderCursor.value !== null),
+    loadingOlder,
+    loadOlder,
     status,
     error,
     reconnecting: computed(() => reconnecting.value.size > 0),

@@ -1,4 +1,5 @@
-import type { Chat, CreateChatResponse, Message } from '#shared/schemas'
+import type { Chat, ChatPage, CreateChatResponse, Message } from '#shared/schemas'
+import { CHAT_PAGE } from '#shared/chat'
 import { openStreamEarly } from './useChat'
 
 const TITLE_LENGTH = 60
@@ -29,6 +30,18 @@ export function titleFrom(content: string): string {
   return `${(space > 20 ? cut.slice(0, space) : cut).trimEnd()}…`
 }
 
+/** A list answer of either shape: a page, or every chat (a server or a test without paging). */
+export function asChatPage(body: Chat[] | ChatPage): ChatPage {
+  return Array.isArray(body) ? { chats: body, next: null } : body
+}
+
+/** Whether `a` comes after `b` in the list's order (updated, then created, then id; newest first). */
+function comesAfter(a: Chat, b: Chat): boolean {
+  if (a.updatedAt !== b.updatedAt) return a.updatedAt < b.updatedAt
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt
+  return a.id < b.id
+}
+
 export interface ChatGroup { label: string, chats: Chat[] }
 
 /** Chats (in the server's order: newest first) by the local day they were last updated: Today, Yesterday, Previous 7 days, Older. */
@@ -48,12 +61,73 @@ export function groupChats(chats: Chat[], now = new Date()): ChatGroup[] {
   return groups.filter(g => g.chats.length)
 }
 
-/** The person's chats, newest first, shared by the sidebar and the pages. */
+/**
+ * The person's chats, newest first, shared by the sidebar and the pages. The first page is
+ * fetched (on the server for the first render) and refreshed as a whole; `loadMore` appends the
+ * pages after it (docs/paging.md), which refreshes leave as they are.
+ */
 export function useChats() {
-  const { data, error, refresh, status } = useFetch<Chat[]>('/api/chats', {
+  // The pages after the first, once one was asked for (null: none yet), and the cursor after them.
+  const older = useState<ChatPage | null>('flume:chats:older', () => null)
+  const loadingMore = useState('flume:chats:loading', () => false)
+  const { data: first, error, refresh, status } = useFetch('/api/chats', {
     key: 'chats',
-    default: () => [],
+    query: { limit: CHAT_PAGE.default },
+    default: (): ChatPage => ({ chats: [], next: null }),
+    transform: (body: Chat[] | ChatPage) => {
+      const page = asChatPage(body)
+      if (import.meta.client) keepPassedOver(page)
+      return page
+    },
   })
+
+  /**
+   * A refreshed first page ends earlier when chats moved up into it: the ones it pushed out are
+   * still there, after it; they join the pages after it instead of vanishing until loaded again.
+   */
+  function keepPassedOver(page: ChatPage) {
+    const boundary = page.chats.at(-1)
+    if (page.next === null || !boundary) return
+    const inPage = new Set(page.chats.map(c => c.id))
+    const passed = first.value.chats.filter(c => !inPage.has(c.id) && comesAfter(c, boundary))
+    if (!passed.length) return
+    const ids = new Set(passed.map(c => c.id))
+    older.value = older.value
+      ? { ...older.value, chats: [...passed, ...older.value.chats.filter(c => !ids.has(c.id))] }
+      : { chats: passed, next: page.next }
+  }
+
+  /** Every chat loaded so far, in the list's order (a chat in the first page is shown there only). */
+  const data = computed<Chat[]>(() => {
+    const rest = older.value?.chats ?? []
+    if (!rest.length) return first.value.chats
+    const inFirst = new Set(first.value.chats.map(c => c.id))
+    return [...first.value.chats, ...rest.filter(c => !inFirst.has(c.id))]
+  })
+  /** Where the next page starts; null when every chat is loaded. */
+  const next = computed(() => (older.value ? older.value.next : first.value.next))
+
+  /** Applies `change` to every loaded page. */
+  function edit(change: (chats: Chat[]) => Chat[]) {
+    first.value = { ...first.value, chats: change(first.value.chats) }
+    if (older.value) older.value = { ...older.value, chats: change(older.value.chats) }
+  }
+
+  /** Loads the page after the chats loaded so far (the sidebar, scrolled near its end). */
+  async function loadMore(): Promise<void> {
+    const before = next.value
+    if (!before || loadingMore.value) return
+    loadingMore.value = true
+    try {
+      const page = asChatPage(await $fetch<Chat[] | ChatPage>('/api/chats', { query: { limit: CHAT_PAGE.default, before } }))
+      const loaded = older.value?.chats ?? []
+      const ids = new Set(loaded.map(c => c.id))
+      older.value = { chats: [...loaded, ...page.chats.filter(c => !ids.has(c.id))], next: page.next }
+    }
+    finally {
+      loadingMore.value = false
+    }
+  }
 
   /**
    * Creates a chat with its first message; the answer streams on the chat's page. The answer
@@ -89,7 +163,8 @@ export function useChats() {
       if (done) return
       done = true
       handedOver.delete(chat.id)
-      data.value = [{ ...chat, streaming: true }, ...data.value.filter(c => c.id !== chat.id)]
+      edit(chats => chats.filter(c => c.id !== chat.id))
+      first.value = { ...first.value, chats: [{ ...chat, streaming: true }, ...first.value.chats] }
     }
     nuxtApp.hooks.hookOnce('page:finish', after)
     setTimeout(after, HAND_OVER_MS)
@@ -97,20 +172,20 @@ export function useChats() {
 
   async function remove(chatId: string) {
     await $fetch(`/api/chats/${encodeURIComponent(chatId)}`, { method: 'DELETE' })
-    data.value = data.value.filter(c => c.id !== chatId)
+    edit(chats => chats.filter(c => c.id !== chatId))
     clearNuxtState([`flume:chat:${chatId}`, `flume:chat:${chatId}:messages`])
   }
 
   async function rename(chatId: string, title: string): Promise<Chat> {
     const chat = await $fetch<Chat>(`/api/chats/${encodeURIComponent(chatId)}`, { method: 'PATCH', body: { title } })
     // Merged: the answer is no less running (`streaming`) for the chat's new name.
-    data.value = data.value.map(c => (c.id === chatId ? { ...c, ...chat } : c))
+    edit(chats => chats.map(c => (c.id === chatId ? { ...c, ...chat } : c)))
     return chat
   }
 
-  /** The chats whose title or messages contain `query` (server-side, case-insensitive). */
-  function search(query: string): Promise<Chat[]> {
-    return $fetch<Chat[]>('/api/chats', { query: { q: query } })
+  /** A page of the chats whose title or messages contain `query` (server-side, case-insensitive), after `before`. */
+  async function search(query: string, before?: string): Promise<ChatPage> {
+    return asChatPage(await $fetch<Chat[] | ChatPage>('/api/chats', { query: { q: query, limit: CHAT_PAGE.default, ...(before ? { before } : {}) } }))
   }
 
   /**
@@ -133,11 +208,11 @@ export function useChats() {
       finally {
         own = false
       }
-      const newest = data.value[0]
+      const newest = first.value.chats[0]
       if (newest?.id !== chatId || newest.title !== title) clear()
     }
     // Sync, so that the list our own refresh brings is told apart from anyone else's.
-    watch(data, (chats) => {
+    watch(first, ({ chats }) => {
       if (own || import.meta.server) return
       clear()
       // An answer still being written: no title yet, and followStreaming looks again anyway.
@@ -156,7 +231,8 @@ export function useChats() {
    */
   function followStreaming() {
     const visibility = useDocumentVisibility()
-    const streaming = computed(() => data.value.some(c => c.streaming === true))
+    // The first page is what a refresh brings again; a chat being answered is at its top.
+    const streaming = computed(() => first.value.chats.some(c => c.streaming === true))
     const { pause, resume } = useIntervalFn(() => void refresh(), STREAMING_POLL_MS, { immediate: false })
     watch([streaming, visibility], ([on, seen]) => {
       if (on && seen === 'visible') resume()
@@ -164,5 +240,5 @@ export function useChats() {
     }, { immediate: true })
   }
 
-  return { chats: data, error, status, refresh, start, remove, rename, search, followTitles, followStreaming }
+  return { chats: data, next, loadingMore, error, status, refresh, loadMore, start, remove, rename, search, followTitles, followStreaming }
 }

@@ -44,7 +44,8 @@ describe('starting a chat', () => {
     expect(messages.map(m => [m.role, m.status])).toEqual([['user', 'done'], ['assistant', 'pending']])
     expect(useState<Chat | null>(`flume:chat:${chatId}`).value).toMatchObject({ id: chatId, title: 'How do I stream?' })
     expect(useState<Chat | null>(`flume:chat:${chatId}`).value).not.toHaveProperty('streamUrl')
-    await vi.waitFor(() => expect(useNuxtData<Chat[]>('chats').data.value?.[0]).toMatchObject({ id: chatId, streaming: true }), { timeout: 3000 })
+    // The list's first page (docs/paging.md).
+    await vi.waitFor(() => expect(useNuxtData<{ chats: Chat[] }>('chats').data.value?.chats[0]).toMatchObject({ id: chatId, streaming: true }), { timeout: 3000 })
   })
 
   it('when the chat cannot be started, stays on the home page with the text and says why', async () => {
