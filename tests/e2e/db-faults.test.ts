@@ -10,8 +10,9 @@ import type { DatabaseSync } from 'node:sqlite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createGate } from '../support/fake-openai'
 import { openStream } from '../support/http'
+import { startFlume } from '../support/flume-server'
 import { usingPostgres } from '../support/postgres'
-import { expectOffsets, getMessage, newChat, poll, send, startWithFake, waitFinal, type Env } from './helpers'
+import { createClient, expectOffsets, getMessage, newChat, poll, send, startWithFake, waitFinal, type Env } from './helpers'
 
 let env: Env
 beforeAll(async () => {
@@ -76,5 +77,41 @@ describe.skipIf(usingPostgres)('the database locked mid-answer', () => {
 
     const next = await send(env.client, chat.id, 'And now?')
     expect(await waitFinal(env.client, chat.id, next.assistantMessage.id)).toMatchObject({ status: 'done', content: 'Hello, world!' })
+  })
+
+  it('does not hold up a shutdown: SIGTERM exits within the grace period while the final state is still refused', { timeout: 120_000 }, async () => {
+    const GRACE_MS = 1000
+    const flume = await startFlume({
+      OPENAI_BASE_URL: env.fake.url,
+      OPENAI_API_KEY: 'test',
+      FLUME_MODEL: 'gpt-fake',
+      FLUME_UPSTREAM_MAX_RETRIES: '0',
+      FLUME_SAVE_INTERVAL_MS: '100',
+      FLUME_SHUTDOWN_GRACE_MS: String(GRACE_MS),
+    })
+    const lockHolder: { release?: () => void } = {}
+    try {
+      const gate = createGate()
+      env.fake.enqueue({ chunks: ['Kept ', 'in memory.'], pauseAfter: 1, until: gate.promise })
+      const client = createClient(flume.url)
+      const posted = await send(client, (await newChat(client)).id, 'Quick')
+      const reader = await openStream(client, posted.streamUrl)
+      await reader.waitForText(t => t === 'Kept ')
+      const lock = lockDatabase(flume.dataDir)
+      lockHolder.release = lock.release
+      gate.open()
+      expect(expectOffsets(await reader.readUntilDone(20_000))).toBe('Kept in memory.')
+      const signalled = Date.now()
+      flume.signal('SIGTERM')
+      const code = await flume.exited
+      // The grace, plus at most one write that was already waiting out SQLite's busy timeout (5 s).
+      expect(Date.now() - signalled).toBeLessThan(GRACE_MS + 5000 + 2000)
+      expect(code).toBe(0)
+      expect(flume.logs()).toMatch(/gave up storing the final answer of \S+: the server is shutting down/)
+    }
+    finally {
+      lockHolder.release?.()
+      await flume.stop()
+    }
   })
 })
