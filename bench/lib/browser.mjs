@@ -27,6 +27,7 @@ export async function startFlume(serverEntry, upstreamUrl, model) {
       FLUME_MODEL: model,
       FLUME_UPSTREAM_MAX_RETRIES: '0',
       FLUME_RATE_LIMITS: 'off',
+      FLUME_MAX_STREAMS: '0',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

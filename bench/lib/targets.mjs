@@ -111,6 +111,7 @@ export async function startFlume({ outputDir, upstreamUrl, profPrefix, env = {} 
       FLUME_TITLES: 'off',
       // Thousands of answers from one address: the abuse limits would refuse most of them.
       FLUME_RATE_LIMITS: 'off',
+      FLUME_MAX_STREAMS: '0',
       FLUME_MODEL: process.env.FLUME_MODEL ?? MODEL,
       FLUME_STALL_TIMEOUT_MS: process.env.FLUME_STALL_TIMEOUT_MS ?? '180000',
       BENCH_STATS_DIR: statsDir,

@@ -39,6 +39,16 @@ interface ChunkPayload {
   error?: { message?: string } | string
 }
 
+/**
+ * The answer cap under the name the server knows: OpenAI's own API wants `max_completion_tokens`
+ * (its reasoning models refuse `max_tokens`, which it keeps only for older models), while
+ * OpenAI-compatible servers (Ollama, llama.cpp, vLLM, ...) know `max_tokens`.
+ */
+export function answerCap(client: Pick<OpenAI, 'baseURL'>, tokens: number | undefined): { max_tokens?: number, max_completion_tokens?: number } {
+  if (!tokens) return {}
+  return /^https:\/\/api\.openai\.com\//.test(client.baseURL) ? { max_completion_tokens: tokens } : { max_tokens: tokens }
+}
+
 /** The abort reason when the generator is left: nothing reads it, so one shared instance. */
 const LEFT = new Error('The completion stream was left.')
 
@@ -101,7 +111,7 @@ export async function* streamCompletion(req: CompletionRequest): AsyncGenerator<
       model: req.model,
       messages: req.messages,
       ...(req.temperature === undefined ? {} : { temperature: req.temperature }),
-      ...(req.maxTokens ? { max_tokens: req.maxTokens } : {}),
+      ...answerCap(req.client, req.maxTokens),
       stream: true,
       stream_options: { include_usage: true },
     }, { signal: controller.signal }).asResponse()

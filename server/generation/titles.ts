@@ -71,13 +71,14 @@ export async function generateTitle(event: AnswerFinished, log: Pick<Console, 'w
     if (!found || found.firstAnswerId !== event.messageId || found.firstUser === null) return
     if (!automaticTitles(found.firstUser).includes(found.title)) return
 
-    const completion = await useOpenAI().chat.completions.create({
+    const client = useOpenAI()
+    const completion = await client.chat.completions.create({
       model: event.model,
       messages: [
         { role: 'system', content: TITLE_PROMPT },
         { role: 'user', content: `Person: ${found.firstUser.slice(0, 2000)}\n\nAssistant: ${event.content.slice(0, 2000)}` },
       ],
-      max_tokens: 16,
+      ...answerCap(client, 16),
       stream: false,
     }, { timeout: TITLE_TIMEOUT_MS, maxRetries: 0 })
     const title = cleanTitle(completion.choices[0]?.message?.content ?? '')

@@ -162,11 +162,11 @@ describe('streamCompletion', () => {
 
 describe('the answer cap', () => {
   /** The JSON body of the one request `streamCompletion` makes with `maxTokens`. */
-  async function requestWith(maxTokens: number | undefined) {
+  async function requestWith(maxTokens: number | undefined, baseURL = 'http://upstream.invalid/v1') {
     let sent: Record<string, unknown> | undefined
     const client = new OpenAI({
       apiKey: 'k',
-      baseURL: 'http://upstream.invalid/v1',
+      baseURL,
       maxRetries: 0,
       fetch: async (_url: string | URL | Request, init?: RequestInit) => {
         sent = JSON.parse(String(init?.body))
@@ -181,5 +181,12 @@ describe('the answer cap', () => {
     expect((await requestWith(4096)).max_tokens).toBe(4096)
     expect(await requestWith(0)).not.toHaveProperty('max_tokens')
     expect(await requestWith(undefined)).not.toHaveProperty('max_tokens')
+  })
+
+  it('to OpenAI itself as max_completion_tokens, which its reasoning models require', async () => {
+    const sent = await requestWith(4096, 'https://api.openai.com/v1')
+    expect(sent.max_completion_tokens).toBe(4096)
+    expect(sent).not.toHaveProperty('max_tokens')
+    expect(await requestWith(0, 'https://api.openai.com/v1')).not.toHaveProperty('max_completion_tokens')
   })
 })
