@@ -29,6 +29,38 @@ export function finalFrames(offset: number, final: RunFinal): string {
   return out + frame(offset, DONE_SENTINEL)
 }
 
+/**
+ * How an answer goes on the wire for one kind of client: the contract's JSON SSE frames here, and
+ * other formats beside it (plain text, htmx, the AI SDK's UI message stream). Every format is an
+ * encoder of the same run reader; the run, the store and the routes stay one.
+ */
+export interface StreamFormat {
+  headers: Readonly<Record<string, string>>
+  /** Written first, before any text (SSE `retry:`, a message's opening parts). */
+  open: string
+  /** Text the answer gained; `offset` is the answer's length after it. */
+  delta: (offset: number, text: string) => string
+  /** The end of the answer, at `offset` (its whole length). */
+  end: (offset: number, final: RunFinal) => string
+  /** Written to an idle stream now and then so proxies keep it open; none where any byte would be text. */
+  ping?: string
+}
+
+/** The contract's stream (CONTRACT.md, "The stream"): `id:` offsets, JSON events, `[DONE]`. */
+export const jsonSse: StreamFormat = {
+  headers: SSE_HEADERS,
+  open: RETRY,
+  delta: (offset, text) => frame(offset, { type: 'delta', text }),
+  end: finalFrames,
+  ping: PING,
+}
+
+/** A finished answer from `offset` as `format` sends it: the rest of its text, then its end. */
+export function finishedBody(format: StreamFormat, content: string, offset: number, final: RunFinal): string {
+  const rest = content.slice(offset)
+  return (rest ? format.delta(content.length, rest) : '') + format.end(content.length, final)
+}
+
 /** Where frames go: a Node response or a web stream. `write` answers false when the peer is slow. */
 interface Sink {
   write: (chunk: string) => boolean
@@ -44,8 +76,8 @@ interface Sink {
  * Sends a reader as SSE: what is pending goes out merged into one frame, `: ping` while idle,
  * and the final frames at the end. Stops reading as soon as the client is gone.
  */
-export function sendRun(event: H3Event, reader: RunReader) {
-  return streamTo(event, async (sink) => {
+export function sendRun(event: H3Event, reader: RunReader, format: StreamFormat = jsonSse) {
+  return streamTo(event, format.headers, async (sink) => {
     const { heartbeatMs, writeTimeoutMs } = useFlumeConfig()
     let lastWrite = Date.now()
     const send = async (chunk: string) => {
@@ -65,30 +97,31 @@ export function sendRun(event: H3Event, reader: RunReader) {
     }
     // Checked four times per period: a ping goes out after 3/4 of a period of silence, so no
     // silence lasts a full period (a check once per period would allow almost two).
-    const heartbeat = setInterval(() => {
+    const { ping } = format
+    const heartbeat = ping && setInterval(() => {
       if (Date.now() - lastWrite >= heartbeatMs * 0.75) {
         lastWrite = Date.now()
-        sink.write(PING)
+        sink.write(ping)
       }
     }, heartbeatMs / 4)
     sink.onClose(() => reader.close())
-    sink.write(RETRY)
+    if (format.open) sink.write(format.open)
     try {
       for (;;) {
         const { text, offset, final, abandoned } = await reader.next()
         if (sink.closed || reader.closed) return
-        if (text) await send(frame(offset, { type: 'delta', text }))
+        if (text) await send(format.delta(offset, text))
         // Ending without [DONE] makes an EventSource reconnect (Last-Event-ID): it then reads
         // the answer from the instance that really writes it.
         if (abandoned) return
         if (final) {
-          await send(finalFrames(offset, final))
+          await send(format.end(offset, final))
           return
         }
       }
     }
     finally {
-      clearInterval(heartbeat)
+      if (heartbeat) clearInterval(heartbeat)
       reader.close()
       sink.end()
     }
@@ -96,15 +129,15 @@ export function sendRun(event: H3Event, reader: RunReader) {
 }
 
 /** Sends frames that are already known (a finished message read from the database). */
-export function sendFrames(event: H3Event, frames: string) {
+export function sendFrames(event: H3Event, frames: string, headers: StreamFormat['headers'] = SSE_HEADERS) {
   const res = event.node?.res as ServerResponse | undefined
   if (res?.socket) {
     // Headers and every frame in one write.
-    res.writeHead(200, SSE_HEADERS)
+    res.writeHead(200, headers)
     res.end(frames)
     return
   }
-  return streamTo(event, async (sink) => {
+  return streamTo(event, headers, async (sink) => {
     sink.write(frames)
     sink.end()
   })
@@ -115,11 +148,11 @@ export function sendFrames(event: H3Event, frames: string) {
  * once a body was read, and a returned ReadableStream is never cancelled there.
  * Elsewhere (web presets) we own the ReadableStream and treat cancel() as the client leaving.
  */
-function streamTo(event: H3Event, pump: (sink: Sink) => Promise<void>) {
+function streamTo(event: H3Event, headers: StreamFormat['headers'], pump: (sink: Sink) => Promise<void>) {
   const res = event.node?.res as ServerResponse | undefined
   if (res?.socket) {
     // Not flushed on their own: the headers leave with the first write, in one packet.
-    res.writeHead(200, SSE_HEADERS)
+    res.writeHead(200, headers)
     res.socket.setNoDelay(true)
     const sink = nodeSink(res)
     return pump(sink).catch((error) => {
@@ -186,7 +219,7 @@ function streamTo(event: H3Event, pump: (sink: Sink) => Promise<void>) {
     },
     cancel: close,
   }, { highWaterMark: 16 })
-  return new Response(body, { status: 200, headers: SSE_HEADERS })
+  return new Response(body, { status: 200, headers })
 }
 
 function nodeSink(res: ServerResponse): Sink {

@@ -43,8 +43,7 @@ export default defineEventHandler(async (event) => {
     ...(message.error ? { error: message.error } : {}),
     ...(message.usage ? { usage: message.usage } : {}),
   }
-  const rest = message.content.slice(offset ?? 0)
-  return sendFrames(event, (rest ? frame(length, { type: 'delta', text: rest }) : '') + finalFrames(length, final))
+  return sendFrames(event, finishedBody(jsonSse, message.content, offset ?? 0, final))
 })
 
 /** A live answer's frames; an offset past its text so far is refused as for a finished answer. */
