@@ -109,6 +109,8 @@ export default defineNuxtConfig({
   nitro: {
     ...(outputDir ? { output: { dir: outputDir } } : {}),
     imports: { dirs: serverDirs },
+    // /api/ws (docs/websocket.md). Off on Cloudflare: there the route answers 404.
+    experimental: { websocket: !cloudflare },
     ...(cloudflare
       ? {
           cloudflare: {

@@ -133,6 +133,33 @@ export async function useIdentity(event: H3Event): Promise<string> {
   return (event.context.owner = owner)
 }
 
+/**
+ * The owner named by the session cookie in a raw `Cookie` header, or undefined when there is none
+ * or it is not valid. For a WebSocket upgrade (server/api/ws.ts), which has no H3 event: nothing is
+ * issued or renewed, and no identity is made.
+ */
+export async function ownerOfCookieHeader(header: string | null | undefined): Promise<string | undefined> {
+  let cookie: string | undefined
+  for (const part of header?.split(';') ?? []) {
+    const at = part.indexOf('=')
+    if (at > 0 && part.slice(0, at).trim() === SESSION_COOKIE) {
+      cookie = part.slice(at + 1).trim()
+      break
+    }
+  }
+  if (!cookie) return undefined
+  try {
+    cookie = decodeURIComponent(cookie)
+  }
+  catch {
+    return undefined
+  }
+  const signed = readCookie(cookie)
+  if (signed) return signed.owner
+  // h3 v1's unsealSession never reads its event.
+  return ownerOfSealedCookie(undefined as unknown as H3Event, cookie)
+}
+
 /** The owner of a cookie in the older sealed format, if it is one and still valid. */
 async function ownerOfSealedCookie(event: H3Event, cookie: string): Promise<string | undefined> {
   if (!cookie.startsWith('Fe26.')) return undefined

@@ -8,20 +8,25 @@ const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
  */
 export default defineEventHandler((event) => {
   if (!STATE_CHANGING.has(event.method)) return
-  const origin = getRequestHeader(event, 'origin')
-  if (origin === undefined) {
-    if (getRequestHeader(event, 'sec-fetch-site') === 'cross-site') throw forbidden()
-    return
-  }
+  if (isForeignOrigin(name => getRequestHeader(event, name), getRequestProtocol(event, { xForwardedProto: false }))) throw forbidden()
+})
+
+/**
+ * The rule above for any request, given its headers and the scheme of the connection it came on
+ * (`http`/`https`): also used by the WebSocket upgrade (server/api/ws.ts), which no middleware sees.
+ */
+export function isForeignOrigin(header: (name: string) => string | undefined, protocol: string): boolean {
+  const origin = header('origin')
+  if (origin === undefined) return header('sec-fetch-site') === 'cross-site'
   let from: URL | undefined
   try {
     from = new URL(origin)
   }
   catch { /* "null" or garbage */ }
-  const host = firstOf(getRequestHeader(event, 'x-forwarded-host')) ?? getRequestHeader(event, 'host')
-  const proto = firstOf(getRequestHeader(event, 'x-forwarded-proto')) ?? getRequestProtocol(event, { xForwardedProto: false })
-  if (!from || from.host !== host || from.protocol !== `${proto}:`) throw forbidden()
-})
+  const host = firstOf(header('x-forwarded-host')) ?? header('host')
+  const proto = firstOf(header('x-forwarded-proto')) ?? protocol
+  return !from || from.host !== host || from.protocol !== `${proto}:`
+}
 
 /** The first value of a header a proxy chain may have made a list ("a, b"). */
 function firstOf(value: string | undefined): string | undefined {
