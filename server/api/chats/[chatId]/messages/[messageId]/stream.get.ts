@@ -2,11 +2,13 @@ import type { H3Event } from 'h3'
 import { MessageParams, isFinalStatus } from '#shared/schemas'
 
 /**
- * The answer as Server-Sent Events (CONTRACT.md, "The stream"): from memory while its run is
- * live, from the database once it ended. Leaving does not stop generation.
+ * The answer as Server-Sent Events (CONTRACT.md, "The stream"), or in another format its client
+ * asks for (`formatFor`): from memory while its run is live, from the database once it ended.
+ * Leaving does not stop generation.
  */
 export default defineEventHandler(async (event) => {
   const { chatId, messageId } = paramsAs(event, MessageParams)
+  const format = formatFor(event)
   const offset = requestedOffset(event)
   const owner = await useIdentity(event)
   const runs = useRuns()
@@ -18,12 +20,12 @@ export default defineEventHandler(async (event) => {
   const release = holdStreamSlot(event, owner)
   try {
     const live = await runs.attach(messageId, offset ?? 0)
-    if (live) return sendLive(event, live, release)
+    if (live) return sendLive(event, live, release, format)
 
     if (!isFinalStatus(message.status)) {
       message = await adoptAnswer(event, owner, message)
       const adopted = await runs.attach(messageId, offset ?? 0)
-      if (adopted) return sendLive(event, adopted, release)
+      if (adopted) return sendLive(event, adopted, release, format)
     }
   }
   catch (error) {
@@ -36,23 +38,52 @@ export default defineEventHandler(async (event) => {
   if (offset !== undefined && offset > length) {
     throw httpError(400, 'invalid_offset', 'The offset is past the end of this answer.')
   }
-  // Nothing left to send: a browser EventSource reconnecting after the end stops for good.
-  if (offset === length) return sendNoContent(event, 204)
+  // Nothing left to send: a browser EventSource reconnecting after the end stops for good. The
+  // other formats answer their end instead: htmx's SSE extension opens a new EventSource after a
+  // 204 (and again, and again), and curl is better told how the answer ended.
+  if (offset === length && format === jsonSse) return sendNoContent(event, 204)
   const final = {
     status: message.status as RunFinal['status'],
     ...(message.error ? { error: message.error } : {}),
     ...(message.usage ? { usage: message.usage } : {}),
   }
-  return sendFrames(event, finishedBody(jsonSse, message.content, offset ?? 0, final))
+  return sendFrames(event, finishedBody(format, message.content, offset ?? 0, final), format.headers)
 })
 
 /** A live answer's frames; an offset past its text so far is refused as for a finished answer. */
-function sendLive(event: H3Event, reader: RunReader, release: () => void) {
+function sendLive(event: H3Event, reader: RunReader, release: () => void, format: StreamFormat) {
   if (reader.pastEnd) {
     reader.close()
     throw httpError(400, 'invalid_offset', 'The offset is past the end of this answer.')
   }
-  return sendRun(event, releasingOnClose(reader, release))
+  return sendRun(event, releasingOnClose(reader, release), format)
+}
+
+/**
+ * The formats `?format=` names; each call makes one for one response. Add a format here (and to
+ * bench/formats.mjs).
+ */
+const FORMATS: Record<string, () => StreamFormat> = {
+  sse: () => jsonSse,
+  text: textFormat,
+  htmx: htmxFormat,
+}
+
+/**
+ * `?format=` wins; otherwise `Accept: text/plain` without `text/event-stream` is plain text
+ * (docs/text.md), and anything else the contract's JSON SSE.
+ */
+function formatFor(event: H3Event): StreamFormat {
+  const raw = getQuery(event).format
+  if (raw !== undefined) {
+    const name = Array.isArray(raw) ? undefined : String(raw)
+    const make = name !== undefined && Object.hasOwn(FORMATS, name) ? FORMATS[name] : undefined
+    if (!make) throw httpError(400, 'invalid_query', `format must be one of: ${Object.keys(FORMATS).join(', ')}.`)
+    return make()
+  }
+  const accept = getRequestHeader(event, 'accept')?.toLowerCase() ?? ''
+  if (accept.includes('text/plain') && !accept.includes('text/event-stream')) return textFormat()
+  return jsonSse
 }
 
 /** `Last-Event-ID` (a browser reconnecting) wins over `?offset` (a fresh page resuming). */
