@@ -1,17 +1,20 @@
-// Rendering cost along a long streamed answer, in headless Chromium (issue 3, part 4).
+// Rendering cost along a long streamed answer, in headless Chromium (issue 3, part 4; issue 9, item 5).
 //
 //   FLUME_OUTPUT_DIR=.output npm run bench:render        # uses a production build; builds nothing
-//   npm run bench:render -- --tokens 20000 --tokens-per-s 500 --runs 1 --detail
+//   npm run bench:render -- --shape long-list --detail    # one shape, and where the time went
 //
-// A fake OpenAI upstream in this process streams a 20,000-token markdown answer (headings,
-// paragraphs with inline marks, bullet/numbered/nested lists, quotes, tables, code blocks in
-// several languages) into the chat page of the built server, one SSE event per token at a steady
-// rate. While it streams, Chromium records a trace (category `toplevel`): every task the page's
-// main thread runs, with its start and duration. The upstream notes when it wrote each token, on
-// the same monotonic clock, so the main thread's busy time can be split by token ranges.
+// A fake OpenAI upstream in this process streams a 20,000-token markdown answer into the chat page
+// of the built server, one SSE event per token at a steady rate. Answers come in several shapes
+// (--shape): `mixed` (headings, paragraphs with inline marks, lists, quotes, tables, code in
+// several languages), `short-paragraphs-with-code` (long runs of one- or two-sentence paragraphs
+// with short code blocks between them), `long-list` (one list of thousands of items), `table-heavy`
+// and `code-heavy`; by default every shape runs, one line each. While it streams, Chromium
+// records a trace (category `toplevel`): every task the page's main thread runs, with its start and
+// duration. The upstream notes when it wrote each token, on the same monotonic clock, so the main
+// thread's busy time can be split by the part of the answer that was arriving.
 //
-// Reported: busy ms per 1,000 tokens for each 1,000-token slice, for the first and the last
-// 2,000 tokens, and their ratio (target: within 1.5x, i.e. the cost of a token does not grow with
+// Reported per shape: busy ms per 1,000 characters of answer over each fifth of it, and the last
+// fifth against the first (target: at most 1.3x, i.e. the cost of a character does not grow with
 // the text before it). See bench/README.md for what is and is not counted.
 
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
@@ -26,30 +29,31 @@ const { values: args } = parseArgs({
     'tokens': { type: 'string', default: '20000' },
     'tokens-per-s': { type: 'string', default: '500' },
     'runs': { type: 'string', default: '1' },
-    'edge': { type: 'string', default: '2000' },
+    'shape': { type: 'string', default: 'all' },
     'detail': { type: 'boolean', default: false },
+    'output': { type: 'string', default: process.env.FLUME_OUTPUT_DIR || '.output' },
     'css': { type: 'string', default: '' },
     'help': { type: 'boolean', default: false },
   },
 })
 if (args.help) {
-  console.log('usage: npm run bench:render -- [--tokens 20000] [--tokens-per-s 500] [--runs 1] [--edge 2000] [--detail]\n'
-    + '--edge: tokens at the start and at the end that are compared.\n'
+  console.log('usage: npm run bench:render -- [--shape all] [--tokens 20000] [--tokens-per-s 500] [--runs 1] [--detail] [--css ...] [--output .output]\n'
+    + '--shape: mixed, short-paragraphs-with-code, long-list, table-heavy, code-heavy, or all (the default: one line per shape).\n'
     + '--detail: also trace devtools.timeline and print where the main thread spent its time.\n'
     + '--css: extra CSS added to every page (to try a rendering change without a build).\n'
     + 'Uses the build in .output (or FLUME_OUTPUT_DIR); Chromium from /usr/bin/chromium (or FLUME_CHROMIUM).')
   process.exit(0)
 }
-const TOKENS = Math.max(4000, Number(args.tokens) || 20000)
+const TOKENS = Math.max(2000, Number(args.tokens) || 20000)
 const TOKENS_PER_S = Math.max(1, Number(args['tokens-per-s']) || 500)
 const RUNS = Math.max(1, Number(args.runs) || 1)
-const EDGE = 1000 * Math.max(1, Math.min(Math.floor(TOKENS / 4000), Math.round((Number(args.edge) || 2000) / 1000)))
-const TARGET_RATIO = 1.5
+const PARTS = 5
+const TARGET_RATIO = 1.3
 const MODEL = 'bench-model'
 const TAG = 'bench-render-answer'
 const FINAL_WORDS = 'End of the rendering benchmark.'
 
-const outputDir = resolve(root, process.env.FLUME_OUTPUT_DIR || '.output')
+const outputDir = resolve(root, args.output)
 const serverEntry = join(outputDir, 'server/index.mjs')
 if (!existsSync(serverEntry)) {
   console.error(`No build at ${serverEntry}: run \`npm run build\` first (or set FLUME_OUTPUT_DIR).`)
@@ -78,8 +82,8 @@ const SNIPPETS = [
   ['sql', 'SELECT chat_id, count(*) AS n\nFROM messages\nWHERE role = \'assistant\'\nGROUP BY chat_id\nORDER BY n DESC\nLIMIT 10;'],
 ]
 
-/** Deterministic varied markdown of about `tokens` tokens, ending with FINAL_WORDS. */
-function answerMarkdown(tokens) {
+/** A deterministic source of words, sentences and blocks (one per answer, same seed each time). */
+function writer() {
   const words = ('stream token answer model server browser render paragraph markdown latency frame '
     + 'update request response reader writer buffer chunk event source network client cache layout '
     + 'style script thread budget measure result figure target simple steady quick careful linear '
@@ -89,9 +93,10 @@ function answerMarkdown(tokens) {
     seed = (seed * 1103515245 + 12345) % 2147483648
     return seed / 2147483648
   }
+  const int = (min, max) => min + Math.floor(rnd() * (max - min + 1))
   const pick = xs => xs[Math.floor(rnd() * xs.length)]
-  const sentence = () => {
-    const n = 7 + Math.floor(rnd() * 12)
+  const sentence = (min = 7, max = 18) => {
+    const n = int(min, max)
     const parts = Array.from({ length: n }, (_, i) => {
       const w = pick(words)
       const r = rnd()
@@ -104,38 +109,68 @@ function answerMarkdown(tokens) {
     const s = parts.join(' ')
     return s[0].toUpperCase() + s.slice(1) + '.'
   }
-  const paragraph = () => Array.from({ length: 2 + Math.floor(rnd() * 4) }, sentence).join(' ')
-  const kinds = [
-    () => paragraph(),
-    () => Array.from({ length: 3 + Math.floor(rnd() * 3) }, () => `- ${sentence()}`).join('\n'),
-    () => Array.from({ length: 3 + Math.floor(rnd() * 3) }, (_, i) => `${i + 1}. ${sentence()}`).join('\n'),
-    () => `- ${sentence()}\n  - ${sentence()}\n  - ${sentence()}\n- ${sentence()}`,
-    () => `> ${sentence()} ${sentence()}`,
-    () => ['| Name | Value | Note |', '| --- | ---: | --- |',
-      ...Array.from({ length: 3 + Math.floor(rnd() * 4) }, (_, i) => `| \`${pick(words)}\` | ${i * 17 + 3} | ${pick(words)} ${pick(words)} |`)].join('\n'),
-    () => {
-      const [lang, code] = pick(SNIPPETS)
-      return `\`\`\`${lang}\n${code}\n\`\`\``
-    },
-  ]
-  const blocks = []
-  let count = 0
-  let section = 0
-  const push = (b) => {
-    blocks.push(b)
-    count += tokenize(`${b}\n\n`).length
+  const paragraph = () => Array.from({ length: int(2, 5) }, () => sentence()).join(' ')
+  const code = (lines = 0) => {
+    const [lang, body] = pick(SNIPPETS)
+    let text = body
+    // Longer blocks: the snippet again with its names varied, as real code repeats its shapes.
+    while (text.split('\n').length < lines) text += `\n\n${body.replace(/\b(a|b|xs|n|f|err|counts|text)\b/g, m => `${m}${int(1, 9)}`)}`
+    return `\`\`\`${lang}\n${text}\n\`\`\``
   }
+  const table = rows => ['| Name | Value | Note | Status |', '| --- | ---: | --- | :---: |',
+    ...Array.from({ length: rows }, (_, i) => `| \`${pick(words)}\` | ${i * 17 + 3} | ${pick(words)} ${pick(words)} *${pick(words)}* | ${pick(['ok', 'slow', '**fast**'])} |`)].join('\n')
+  return { words, rnd, int, pick, sentence, paragraph, code, table }
+}
+
+/**
+ * Markdown of about `tokens` tokens, ending with FINAL_WORDS: `next(w, i)` gives the i-th piece,
+ * pieces are joined by `sep` (a blank line: blocks; a newline: items of one list).
+ */
+function compose(tokens, next, { head = [], sep = '\n\n' } = {}) {
+  const w = writer()
+  const pieces = [...head]
+  let count = tokenize(pieces.join('\n\n')).length
   const budget = tokens - tokenize(FINAL_WORDS).length - 2
-  while (count < budget) {
-    section++
-    push(`## Section ${section}: ${pick(words)} and ${pick(words)}`)
-    push(paragraph())
-    // Every section has a code block or a table early on, so the start is not just prose.
-    push(kinds[section % 2 ? 6 : 5]())
-    for (let i = 0; i < 3; i++) push(pick(kinds)())
+  for (let i = 0; count < budget; i++) {
+    const piece = next(w, i)
+    pieces.push(piece)
+    count += tokenize(`${piece}${sep}`).length
   }
-  push(FINAL_WORDS)
-  return blocks.join('\n\n')
+  return `${pieces.slice(0, head.length).join('\n\n')}${head.length ? '\n\n' : ''}${pieces.slice(head.length).join(sep)}\n\n${FINAL_WORDS}`
+}
+
+/** The answers to stream, by shape: each about `tokens` tokens of deterministic markdown. */
+const SHAPES = {
+  // Headings, paragraphs, bullet, numbered and nested lists, quotes, tables, code in eight languages.
+  'mixed': tokens => compose(tokens, (w, i) => {
+    const kinds = [
+      () => w.paragraph(),
+      () => Array.from({ length: w.int(3, 5) }, () => `- ${w.sentence()}`).join('\n'),
+      () => Array.from({ length: w.int(3, 5) }, (_, k) => `${k + 1}. ${w.sentence()}`).join('\n'),
+      () => `- ${w.sentence()}\n  - ${w.sentence()}\n  - ${w.sentence()}\n- ${w.sentence()}`,
+      () => `> ${w.sentence()} ${w.sentence()}`,
+      () => w.table(w.int(3, 6)),
+      () => w.code(),
+    ]
+    // A section every sixth block; each starts with a code block or a table, so the start is not just prose.
+    const step = i % 6
+    if (step === 0) return `## Section ${i / 6 + 1}: ${w.pick(w.words)} and ${w.pick(w.words)}`
+    if (step === 1) return w.paragraph()
+    if (step === 2) return kinds[Math.floor(i / 6) % 2 ? 5 : 6]()
+    return w.pick(kinds)()
+  }),
+  // Long runs of short paragraphs (a sentence or two) with a short code block every few.
+  'short-paragraphs-with-code': tokens => compose(tokens, (w, i) =>
+    (i % 5 === 4 ? w.code() : Array.from({ length: w.int(1, 2) }, () => w.sentence(5, 12)).join(' '))),
+  // One list of thousands of items, some with nested items: a single block that keeps growing.
+  'long-list': tokens => compose(tokens, (w, i) =>
+    (i % 7 === 6 ? `- ${w.sentence(4, 10)}\n  - ${w.sentence(4, 8)}\n  - ${w.sentence(4, 8)}` : `- ${w.sentence(5, 14)}`),
+  { head: ['## A long list', 'Everything, item by item:'], sep: '\n' }),
+  // Tables of 8 to 40 rows under short headings.
+  'table-heavy': tokens => compose(tokens, (w, i) =>
+    (i % 3 === 0 ? `### Table ${i / 3 + 1}` : i % 3 === 1 ? w.sentence() : w.table(w.int(8, 40)))),
+  // Code blocks of 20 to 60 lines, a sentence between them.
+  'code-heavy': tokens => compose(tokens, (w, i) => (i % 2 ? w.code(w.int(20, 60)) : w.sentence())),
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -164,7 +199,7 @@ async function startUpstream(answer) {
       run.done = true
     },
   })
-  return { ...upstream, tokens: tokens.length, run }
+  return { ...upstream, tokens: tokens.length, tokenList: tokens, run }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -276,70 +311,96 @@ async function measure(browser, flume, upstream) {
     if (shown.status !== 'done' || !shown.text.includes(FINAL_WORDS)) throw new Error(`the answer did not finish on screen (status ${shown.status})`)
 
     const { tasks, key } = mainThreadTasks(events)
-    const at = i => upstream.run.sentAt[i] + clockOffset
-    const slices = []
-    for (let s = 0; s * 1000 < upstream.tokens; s++) {
-      const a = s * 1000
-      const b = Math.min(upstream.tokens, a + 1000)
-      // The slice's tokens were written between token a and token b (or the last one).
-      const from = at(a)
-      const to = b < upstream.tokens ? at(b) : at(upstream.tokens - 1) + 1e6 / TOKENS_PER_S
-      slices.push({ tokens: b - a, ms: busyIn(tasks, from, to) / 1000, wallMs: (to - from) / 1000 })
+    const n = upstream.tokens
+    // When token i was written (for i = n: a token period after the last one).
+    const at = i => (i < n ? upstream.run.sentAt[i] : upstream.run.sentAt[n - 1] + 1e6 / TOKENS_PER_S) + clockOffset
+    // Fifths by characters: part k holds the tokens that start in its fifth of the answer's text,
+    // and its busy time is the main thread's between the writes of its first and of the next part's first token.
+    const starts = []
+    let chars = 0
+    for (const t of upstream.tokenList) {
+      starts.push(chars)
+      chars += t.length
     }
-    const per1000 = (list) => {
-      const t = list.reduce((s, x) => s + x.tokens, 0)
-      return (1000 * list.reduce((s, x) => s + x.ms, 0)) / t
+    starts.push(chars)
+    const bounds = [0]
+    for (let k = 1; k < PARTS; k++) bounds.push(starts.findIndex(c => c >= (k * chars) / PARTS))
+    bounds.push(n)
+    const parts = []
+    for (let k = 0; k < PARTS; k++) {
+      const [a, b] = [bounds[k], bounds[k + 1]]
+      const ms = busyIn(tasks, at(a), at(b)) / 1000
+      parts.push({ tokens: b - a, chars: starts[b] - starts[a], ms, wallMs: (at(b) - at(a)) / 1000, perK: (1000 * ms) / (starts[b] - starts[a]) })
     }
-    const edgeSlices = EDGE / 1000
-    const start = per1000(slices.slice(0, edgeSlices))
-    const second = per1000(slices.slice(edgeSlices, 2 * edgeSlices))
-    const end = per1000(slices.slice(-edgeSlices))
-    const total = per1000(slices)
+    const first = parts[0].perK
+    const last = parts.at(-1).perK
+    const busyShare = parts.reduce((s, p) => s + p.ms, 0) / parts.reduce((s, p) => s + p.wallMs, 0)
     if (args.detail) {
-      printDetail(events, key, at(0), at(EDGE), `first ${EDGE} tokens`)
-      printDetail(events, key, at(upstream.tokens - EDGE), at(upstream.tokens - 1) + 1e6 / TOKENS_PER_S, `last ${EDGE} tokens`)
+      printDetail(events, key, at(bounds[0]), at(bounds[1]), 'first fifth')
+      printDetail(events, key, at(bounds[PARTS - 1]), at(n), 'last fifth')
     }
-    return { clockErrorUs: clockError, slices, start, second, end, total, ratio: end / start, ratioSteady: end / second, shown }
+    return { clockErrorUs: clockError, parts, first, last, ratio: last / first, ratioSteady: last / parts[1].perK, busyShare, shown }
   }
   finally {
     await context.close()
   }
 }
 
-async function main() {
-  const answer = answerMarkdown(TOKENS)
+async function measureShape(browser, shape) {
+  const answer = SHAPES[shape](TOKENS)
   const upstream = await startUpstream(answer)
   const flume = await startFlume(serverEntry, upstream.url, MODEL)
-  const browser = await launchChromium()
-  console.log(`Flume build: ${outputDir}; Chromium ${browser.version()}`)
-  console.log(`Answer: ${answer.length} characters, ${upstream.tokens} tokens at ${TOKENS_PER_S} tokens/s, one SSE event each; ${RUNS} run(s)\n`)
   const runs = []
   try {
     for (let i = 0; i < RUNS; i++) {
       const r = await measure(browser, flume, upstream)
       runs.push(r)
-      console.log(`Run ${i + 1}: ${r.shown.blocks} blocks, ${r.shown.tables} tables, ${r.shown.code} code blocks (${r.shown.highlighted} highlighted); clock check ±${r.clockErrorUs.toFixed(0)} µs`)
-      console.log(`  busy ms per 1,000-token slice: ${r.slices.map(s => s.ms.toFixed(0)).join(' ')}`)
-      console.log(`  (slice wall time ~${(r.slices[1]?.wallMs ?? 0).toFixed(0)} ms; busy share overall ${(100 * r.total / (1e6 / TOKENS_PER_S)).toFixed(1)}%)`)
-      const mark = r.ratio <= TARGET_RATIO ? 'ok ' : 'OVER'
-      console.log(`  first ${EDGE} tokens: ${r.start.toFixed(1)} ms / 1,000 tokens; tokens ${EDGE}-${2 * EDGE}: ${r.second.toFixed(1)}; last ${EDGE}: ${r.end.toFixed(1)}`)
-      console.log(`${mark.padEnd(5)}end / start: ${r.ratio.toFixed(2)}  (end / tokens ${EDGE}-${2 * EDGE}: ${r.ratioSteady.toFixed(2)})   target <= ${TARGET_RATIO}\n`)
+      console.log(`${shape} run ${i + 1}: ${answer.length} characters, ${upstream.tokens} tokens; ${r.shown.blocks} blocks, ${r.shown.tables} tables, ${r.shown.code} code blocks (${r.shown.highlighted} highlighted); clock check ±${r.clockErrorUs.toFixed(0)} µs`)
+      console.log(`  busy ms per 1,000 characters, each fifth: ${r.parts.map(p => p.perK.toFixed(1)).join('  ')}   (busy share ${(100 * r.busyShare).toFixed(0)}%; last / second fifth ${r.ratioSteady.toFixed(2)})`)
     }
-    const resultsDir = resolve(root, 'bench/.results')
-    mkdirSync(resultsDir, { recursive: true })
-    const file = join(resultsDir, `render-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
-    writeFileSync(file, JSON.stringify({ tokens: upstream.tokens, chars: answer.length, tokensPerS: TOKENS_PER_S, edge: EDGE, targetRatio: TARGET_RATIO, runs }, null, 2))
-    console.log(`Results: ${file}`)
+    return { shape, chars: answer.length, tokens: upstream.tokens, runs }
   }
   catch (err) {
     console.error('Server logs (tail):\n', flume.logs().slice(-3000))
     throw err
   }
   finally {
-    await browser.close()
     await flume.stop()
     await upstream.close()
   }
+}
+
+async function main() {
+  const shapes = args.shape === 'all' ? Object.keys(SHAPES) : [args.shape]
+  const unknown = shapes.filter(s => !SHAPES[s])
+  if (unknown.length) {
+    console.error(`No shape ${unknown.join(', ')}: one of ${Object.keys(SHAPES).join(', ')}, or all.`)
+    process.exit(1)
+  }
+  const browser = await launchChromium()
+  console.log(`Flume build: ${outputDir}; Chromium ${browser.version()}`)
+  console.log(`Answers of ${TOKENS} tokens at ${TOKENS_PER_S} tokens/s, one SSE event each; ${RUNS} run(s) per shape; busy = the page's main thread\n`)
+  const results = []
+  try {
+    for (const shape of shapes) results.push(await measureShape(browser, shape))
+  }
+  finally {
+    await browser.close()
+  }
+  const median = xs => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+  console.log(`\nBusy ms per 1,000 characters, first fifth -> last fifth of the answer (median of ${RUNS} run(s)); target last / first <= ${TARGET_RATIO}:`)
+  let over = 0
+  for (const { shape, chars, runs } of results) {
+    const ratio = median(runs.map(r => r.ratio))
+    if (!(ratio <= TARGET_RATIO)) over++
+    console.log(`${ratio <= TARGET_RATIO ? 'PASS' : 'FAIL'}  ${shape.padEnd(27)} ${String(chars).padStart(6)} chars  ${median(runs.map(r => r.first)).toFixed(1).padStart(6)} -> ${median(runs.map(r => r.last)).toFixed(1).padStart(6)} ms   ${ratio.toFixed(2)}x`)
+  }
+  const resultsDir = resolve(root, 'bench/.results')
+  mkdirSync(resultsDir, { recursive: true })
+  const file = join(resultsDir, `render-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
+  writeFileSync(file, JSON.stringify({ tokensPerS: TOKENS_PER_S, parts: PARTS, targetRatio: TARGET_RATIO, results }, null, 2))
+  console.log(`Results: ${file}`)
+  process.exitCode = over ? 1 : 0
 }
 
 await main()
