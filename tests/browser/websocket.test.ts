@@ -104,8 +104,9 @@ describe('the WebSocket in Chromium', () => {
       { chunks: ['never ', 'ends'], delayMs: 5, hangAfter: 1, match: r => JSON.stringify(r.body).includes('stop this one') },
       { chunks: ['fine ', 'and ', 'done'], delayMs: 20, match: r => JSON.stringify(r.body).includes('let this one finish') },
     )
+    const index = env.fake.completions.length
     const stopped = await ask('stop this one')
-    const upstream = await env.fake.waitForCompletion(env.fake.completions.length - 1)
+    const upstream = await env.fake.waitForCompletion(index)
     const finished = await ask('let this one finish')
     const n = await openSocket([{ type: 'follow', messageId: stopped.messageId }, { type: 'follow', messageId: finished.messageId }])
     await waitForFrame(n, f => f.messageId === stopped.messageId && f.type === 'delta', 'a delta of the answer to stop')

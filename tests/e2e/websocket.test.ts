@@ -185,8 +185,9 @@ describe('the WebSocket', () => {
 
   it('stop reaches the model: the upstream request is aborted, the followers get the end', async () => {
     env.fake.enqueue({ chunks: ['partial ', 'never'], delayMs: 5, hangAfter: 1 })
+    const index = env.fake.completions.length
     const { chat, assistantMessage } = await chatAndSend(env.client, 'stop me')
-    const upstream = await env.fake.waitForCompletion(env.fake.completions.length - 1)
+    const upstream = await env.fake.waitForCompletion(index)
     const socket = await connect(env.client)
     socket.send({ type: 'follow', messageId: assistantMessage.id })
     await socket.waitFor(f => f.type === 'delta')
@@ -263,6 +264,12 @@ describe('the WebSocket', () => {
     await socket.waitFor(done(assistantMessage.id))
     expect(socket.ws.readyState).toBe(WebSocket.OPEN)
     socket.ws.close()
+  })
+
+  it('closes a socket that sends a message over 64 KiB (1009)', async () => {
+    const socket = await connect(env.client)
+    socket.send('x'.repeat(70_000))
+    expect(await socket.closed).toBe(1009)
   })
 
   it('refuses the upgrade without a valid session cookie (401) or from a foreign Origin (403)', async () => {
