@@ -12,9 +12,12 @@ import { WS_MAX_PAYLOAD, WsFollowSession, type WsPeer } from '../http/ws-follow'
  * peers have no ping, buffered amount or drain, so those come from the `ws` socket underneath, and
  * text and binary messages both arrive as bytes.
  */
+/** Widened: each build's `#flume/platform` names one platform only. */
+const platformName: string = platform.name
+
 export default defineEventHandler({
   handler() {
-    if (platform.name === 'cloudflare') throw httpError(404, 'not_found', 'No such API route.')
+    if (platformName === 'cloudflare') throw httpError(404, 'not_found', 'No such API route.')
     throw createError({ status: 426, statusText: 'Upgrade Required', message: 'Connect with a WebSocket.', data: { code: 'invalid_request' } })
   },
   websocket: {
@@ -27,7 +30,9 @@ export default defineEventHandler({
       if (!owner) {
         return refusal(401, 'Unauthorized', 'invalid_request', 'No valid session cookie: open the app (or call any /api route) first, and send its flume_session cookie.')
       }
-      request.context.owner = owner
+      // crossws 0.3 (Nitro's) keeps the request's context for the peer; 0.4 merges a returned one.
+      if (request.context) request.context.owner = owner
+      return { context: { owner } }
     },
     open(peer) {
       const socket = peer.websocket as unknown as NodeWebSocket
