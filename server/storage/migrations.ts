@@ -57,19 +57,26 @@ export const MIGRATIONS: string[][] = [
   ],
   // 6: a heavy history stays fast (docs/paging.md). The chat list's order as an
   // index, so a page is read from where the previous one ended. Search by index: on SQLite (and
-  // D1) an FTS5 table of trigrams of every message, kept by triggers (its own copy of the text and
-  // of chat_id/owner, so a VACUUM that renumbers rowids cannot make it answer another chat); on
+  // D1) an FTS5 table of trigrams of every final message, kept by triggers (its own copy of the text
+  // and of chat_id/owner, so a VACUUM that renumbers rowids cannot make it answer another chat); on
   // PostgreSQL pg_trgm GIN indexes on the folded text that LIKE searches (skipped, with a notice,
-  // where the extension cannot be created: search then reads every message, as before).
+  // where the extension cannot be created: search then reads every message, as before). A running
+  // answer (pending, streaming) is indexed once, when it ends, not at each progress save (about
+  // once a second, each one the whole text again): search reads the few running ones directly.
   [
     `CREATE INDEX IF NOT EXISTS chats_owner_recent ON chats (owner, updated_at, created_at, id)`,
     `${ONLY_SQLITE}CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(content, chat_id UNINDEXED, owner UNINDEXED, tokenize = 'trigram')`,
-    `${ONLY_SQLITE}INSERT INTO messages_fts (rowid, content, chat_id, owner) SELECT rowid, content, chat_id, owner FROM messages`,
-    `${ONLY_SQLITE}CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
+    `${ONLY_SQLITE}INSERT INTO messages_fts (rowid, content, chat_id, owner) SELECT rowid, content, chat_id, owner FROM messages WHERE status NOT IN ('pending', 'streaming')`,
+    `${ONLY_SQLITE}CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages WHEN new.status NOT IN ('pending', 'streaming') BEGIN
       INSERT INTO messages_fts (rowid, content, chat_id, owner) VALUES (new.rowid, new.content, new.chat_id, new.owner);
     END`,
-    `${ONLY_SQLITE}CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF content ON messages WHEN new.content IS NOT old.content BEGIN
-      UPDATE messages_fts SET content = new.content WHERE rowid = old.rowid;
+    // Final to final with new text (a stopped answer completed), running to final (indexed), final
+    // to running (Continue: out of the index until it ends again); running to running: nothing.
+    `${ONLY_SQLITE}CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF content, status ON messages
+      WHEN (old.status NOT IN ('pending', 'streaming')) IS NOT (new.status NOT IN ('pending', 'streaming'))
+        OR (new.status NOT IN ('pending', 'streaming') AND new.content IS NOT old.content) BEGIN
+      DELETE FROM messages_fts WHERE rowid = old.rowid;
+      INSERT INTO messages_fts (rowid, content, chat_id, owner) SELECT new.rowid, new.content, new.chat_id, new.owner WHERE new.status NOT IN ('pending', 'streaming');
     END`,
     `${ONLY_SQLITE}CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN
       DELETE FROM messages_fts WHERE rowid = old.rowid;
@@ -79,9 +86,11 @@ export const MIGRATIONS: string[][] = [
     EXCEPTION WHEN OTHERS THEN
       RAISE NOTICE 'pg_trgm is not available (%): search reads every message', SQLERRM;
     END $$`,
+    // Partial: a progress save of a running answer extracts no trigrams (a search must say
+    // that status condition to be served by it; search.ts reads running answers apart).
     `${ONLY_POSTGRESQL}DO $$ BEGIN
       IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
-        EXECUTE 'CREATE INDEX IF NOT EXISTS messages_content_trgm ON messages USING gin ((REPLACE(LOWER(content), ''ς'', ''σ'')) gin_trgm_ops)';
+        EXECUTE 'CREATE INDEX IF NOT EXISTS messages_content_trgm ON messages USING gin ((REPLACE(LOWER(content), ''ς'', ''σ'')) gin_trgm_ops) WHERE status NOT IN (''pending'', ''streaming'')';
         EXECUTE 'CREATE INDEX IF NOT EXISTS chats_title_trgm ON chats USING gin ((REPLACE(LOWER(title), ''ς'', ''σ'')) gin_trgm_ops)';
       END IF;
     END $$`,

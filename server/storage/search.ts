@@ -30,22 +30,32 @@ const phrase = (text: string) => `"${text.replace(/"/g, '""')}"`
 const DENSE = 2000
 
 /**
+ * Running answers (pending, streaming) are not in the search indexes (migration 6 indexes an answer
+ * once it ends, not at each progress save); there are few of them, found by `messages_status`.
+ */
+const RUNNING = `m.status IN ('pending', 'streaming')`
+const FINAL = `m.status NOT IN ('pending', 'streaming')`
+
+/**
  * Which chats hold a message containing `query`, as a condition on `c.id` (`pattern` is its LIKE
  * pattern): by the database's own index, FTS5 trigrams on SQLite, a pg_trgm GIN index on PostgreSQL (where LIKE on the folded
- * text is what that index serves). Both answer the same chats as a plain LIKE (docs/paging.md says
- * where they could differ).
+ * text is what that index serves), for final messages, and the running answers' saved text read
+ * directly. Both answer the same chats as a plain LIKE (docs/paging.md says where they could differ).
  */
 async function messageMatch(db: Awaited<ReturnType<typeof useDb>>, owner: string, query: string, pattern: string, paged: boolean): Promise<[string, string[]]> {
+  const like = `${fold('m.content')} LIKE ${fold('?')} ESCAPE '\\'`
+  const running = `c.id IN (SELECT m.chat_id FROM messages m WHERE ${RUNNING} AND m.owner = ? AND ${like})`
   if (db.dialect !== 'sqlite') {
-    return [`c.id IN (SELECT m.chat_id FROM messages m WHERE m.owner = ? AND ${fold('m.content')} LIKE ${fold('?')} ESCAPE '\\')`, [owner, pattern]]
+    // The partial trigram index (migration 6) serves only a query that names its condition.
+    return [`c.id IN (SELECT m.chat_id FROM messages m WHERE m.owner = ? AND ${FINAL} AND ${like}) OR ${running}`, [owner, pattern, owner, pattern]]
   }
-  const scan: [string, string[]] = [`EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND ${fold('m.content')} LIKE ${fold('?')} ESCAPE '\\')`, [pattern]]
+  const scan: [string, string[]] = [`EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND ${like})`, [pattern]]
   if ([...query].length < TRIGRAM) return scan
   if (paged) {
     const found = await db.prepare('SELECT COUNT(*) AS n FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?)').get(phrase(query), DENSE) as { n: number }
     if (Number(found.n) >= DENSE) return scan
   }
-  return ['c.id IN (SELECT f.chat_id FROM messages_fts f WHERE messages_fts MATCH ? AND f.owner = ?)', [phrase(query), owner]]
+  return [`c.id IN (SELECT f.chat_id FROM messages_fts f WHERE messages_fts MATCH ? AND f.owner = ?) OR ${running}`, [phrase(query), owner, owner, pattern]]
 }
 
 async function search(owner: string, query: string, page?: PageRequest) {

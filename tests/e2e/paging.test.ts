@@ -1,9 +1,10 @@
 /** Paged chat lists and messages (docs/paging.md), and search through the database's index (docs/paging.md). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ChatPageSchema, ChatSchema, ChatWithMessagesSchema, type Chat, type ChatPage } from '../../shared/schemas'
+import { createGate } from '../support/fake-openai'
 import { startFlume, type FlumeServer } from '../support/flume-server'
 import type { Client } from '../support/http'
-import { createClient, expectError, getChat, newChat, poll, send } from './helpers'
+import { createClient, expectError, getChat, getMessage, newChat, poll, send, startWithFake, waitFinal, type Env } from './helpers'
 
 let flume: FlumeServer
 let client: Client
@@ -167,5 +168,73 @@ describe('search through the index', () => {
     expect(await ids('МОСКВА')).toEqual([percent.id])
     expect(await ids('0%')).toEqual([percent.id])
     expect(await ids('Ж')).toEqual([])
+  })
+})
+
+// Migration 6 indexes an answer when it ends, not at each progress save: the running answers'
+// saved text is searched apart, so search finds it all along.
+describe('search and answers being written', () => {
+  let env: Env
+  beforeAll(async () => {
+    env = await startWithFake({ FLUME_TITLES: 'off' })
+  })
+  afterAll(async () => {
+    await env?.stop()
+  })
+  const ids = async (q: string) => ChatPageSchema.parse((await env.client.json('GET', `/api/chats?q=${encodeURIComponent(q)}&limit=50`)).body).chats.map(c => c.id)
+  const unpaged = async (q: string) => ChatSchema.array().parse((await env.client.json('GET', `/api/chats?q=${encodeURIComponent(q)}`)).body).map(c => c.id)
+  const saved = (chatId: string, messageId: string, text: string) =>
+    poll(() => getMessage(env.client, chatId, messageId), m => m.content.includes(text), { what: `"${text}" saved` })
+
+  it('finds a running answer\'s saved text, the finished answer, a stopped one and one going on again', async () => {
+    const chat = await newChat(env.client, 'Birds')
+    const gate = createGate()
+    env.fake.enqueue({ chunks: ['The kestrel hovers ', 'over the meadow.'], pauseAfter: 1, until: gate.promise })
+    const { assistantMessage } = await send(env.client, chat.id, 'Tell me about birds of prey')
+    expect((await saved(chat.id, assistantMessage.id, 'kestrel')).status).toBe('streaming')
+    // Long enough for the index, and too short for it.
+    for (const q of ['KESTREL', 'kestrel hov', 'ke']) {
+      expect(await ids(q), q).toEqual([chat.id])
+      expect(await unpaged(q), q).toEqual([chat.id])
+    }
+    gate.open()
+    expect((await waitFinal(env.client, chat.id, assistantMessage.id)).status).toBe('done')
+    expect(await ids('over the meadow')).toEqual([chat.id])
+    expect(await ids('kestrel')).toEqual([chat.id])
+
+    // Stopped while running: found with the text it kept; going on again (Continue), still found,
+    // old text and new; finished, found by the index again.
+    const stopGate = createGate()
+    env.fake.enqueue({ chunks: ['Falcons stoop ', 'at great speed.'], pauseAfter: 1, until: stopGate.promise })
+    const second = await send(env.client, chat.id, 'And falcons?')
+    await saved(chat.id, second.assistantMessage.id, 'Falcons')
+    const stopped = await env.client.json('POST', `/api/chats/${chat.id}/messages/${second.assistantMessage.id}/stop`)
+    expect(stopped.status, stopped.text).toBe(200)
+    stopGate.open()
+    expect((await waitFinal(env.client, chat.id, second.assistantMessage.id)).status).toBe('stopped')
+    expect(await ids('falcons stoop')).toEqual([chat.id])
+
+    const goOn = createGate()
+    env.fake.enqueue({ chunks: ['and dive ', 'on their prey.'], pauseAfter: 1, until: goOn.promise })
+    const continued = await env.client.json('POST', `/api/chats/${chat.id}/messages/${second.assistantMessage.id}/continue`)
+    expect(continued.status, continued.text).toBe(202)
+    await saved(chat.id, second.assistantMessage.id, 'dive')
+    expect(await ids('falcons stoop')).toEqual([chat.id])
+    expect(await ids('and dive')).toEqual([chat.id])
+    goOn.open()
+    expect((await waitFinal(env.client, chat.id, second.assistantMessage.id)).status).toBe('done')
+    expect(await ids('on their prey')).toEqual([chat.id])
+    expect(await ids('falcons stoop')).toEqual([chat.id])
+
+    // Another identity finds none of it, running or not.
+    const other = createClient(env.flume.url)
+    const running = createGate()
+    env.fake.enqueue({ chunks: ['Owls hunt ', 'at night.'], pauseAfter: 1, until: running.promise })
+    const third = await send(env.client, chat.id, 'Owls?')
+    await saved(chat.id, third.assistantMessage.id, 'Owls hunt')
+    expect(ChatPageSchema.parse((await other.json('GET', '/api/chats?q=owls%20hunt&limit=50')).body).chats).toEqual([])
+    expect(ChatPageSchema.parse((await other.json('GET', '/api/chats?q=kestrel&limit=50')).body).chats).toEqual([])
+    running.open()
+    await waitFinal(env.client, chat.id, third.assistantMessage.id)
   })
 })
