@@ -76,6 +76,7 @@ export function htmxPage(body: Html, title = 'Flume (htmx)'): string {
 <link rel="stylesheet" href="/htmx/page.css">
 <script src="/htmx/htmx.min.js"></script>
 <script src="/htmx/sse.min.js"></script>
+<script src="/htmx/resume.js"></script>
 </head>
 <body>
 ${body}

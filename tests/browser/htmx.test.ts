@@ -121,6 +121,31 @@ describe('/htmx', () => {
     expect(violations).toEqual([])
   })
 
+  it('after an HTTP error, the extension\'s new EventSource resumes from the last id (resume.js): no duplicate', async () => {
+    const { page } = env.tp
+    const gate = createGate()
+    env.fake.enqueue({ chunks: ['one ', 'two ', 'three'], pauseAfter: 1, until: gate.promise })
+    // The stream as the browser sees it: a first connection that brings "one " and ends, the
+    // browser's reconnect (Last-Event-ID) refused with a 503, then the server's own stream.
+    const urls: string[] = []
+    await page.route(/\/stream\?format=htmx/, async (route) => {
+      urls.push(route.request().url())
+      if (urls.length === 1) return await route.fulfill({ status: 200, contentType: 'text/event-stream', body: 'retry: 50\n\nid: 4\ndata: one \n\n' })
+      if (urls.length === 2) return await route.fulfill({ status: 503, body: '' })
+      return await route.continue()
+    })
+    await page.goto('/htmx')
+    await ask(page, 'resume after an error')
+    await until(async () => urls.length, n => n >= 3, { what: 'the extension to open a new EventSource' })
+    gate.open()
+    await page.waitForURL(/\/htmx\?chat=/)
+    await until(() => fetchChat(page, chatIdOf(page)), c => c.messages[1]?.status === 'done', { what: 'the answer to be done' })
+    await until(() => answerText(page), t => t === 'one two three', { what: 'the answer, once' })
+    expect(urls[0]).toMatch(/\?format=htmx&offset=0$/)
+    expect(urls[2]).toMatch(/\?format=htmx&offset=4$/)
+    expect(violations).toEqual([])
+  })
+
   it('text that tries to be HTML stays text, streamed and after a reload', async () => {
     const { page } = env.tp
     const question = '<img src=x onerror="window.__xss=1"> & <b>bold?</b>'

@@ -17,9 +17,33 @@ form{display:grid;gap:.5rem;margin-top:1rem}textarea{font:inherit;padding:.5rem}
 .htmx-request button{opacity:.5}
 `
 
+/**
+ * After an HTTP error (a 503 from an instance shutting down, a 429), htmx's SSE extension opens a
+ * new EventSource on the sse-connect URL, which would send the text from that URL's offset again.
+ * This makes it resume from the last event's id instead (docs/htmx.md).
+ */
+const RESUME_JS = `(function () {
+  var last = new Map()
+  htmx.createEventSource = function (url) {
+    var id = last.get(url)
+    var from = id === undefined
+      ? url
+      : /[?&]offset=\\d+/.test(url) ? url.replace(/([?&]offset=)\\d+/, '$1' + id) : url + (url.indexOf('?') < 0 ? '?' : '&') + 'offset=' + id
+    var source = new EventSource(from, { withCredentials: true })
+    var remember = function (event) {
+      if (event.lastEventId) last.set(url, event.lastEventId)
+    }
+    source.addEventListener('message', remember)
+    source.addEventListener('done', remember)
+    return source
+  }
+})()
+`
+
 const ASSETS: Record<string, { type: string, body: string }> = {
   'htmx.min.js': { type: 'text/javascript; charset=utf-8', body: htmxJs },
   'sse.min.js': { type: 'text/javascript; charset=utf-8', body: sseJs },
+  'resume.js': { type: 'text/javascript; charset=utf-8', body: RESUME_JS },
   'page.css': { type: 'text/css; charset=utf-8', body: PAGE_CSS },
 }
 
