@@ -7,7 +7,7 @@
 // end), whether the stalled readers were dropped (the server's write timeout) and how much of
 // their answer they had been sent, with PASS/FAIL lines. It stops by itself.
 //
-//   npx node bench/stalled.mjs                       # 100 readers, 10 long answers x 5 stalled readers
+//   npx node bench/stalled.mjs                       # 100 readers, 2 long answers x 25 stalled readers
 //   npx node bench/stalled.mjs --output .output-c    # another build (also FLUME_OUTPUT_DIR)
 //   npx node bench/stalled.mjs --help
 
@@ -28,12 +28,12 @@ const { values: args } = parseArgs({
     'readers': { type: 'string', default: '100' },
     'tokens': { type: 'string', default: '100' },
     'rate': { type: 'string', default: '10' },
-    'long': { type: 'string', default: '10' },
-    'stalled-per': { type: 'string', default: '5' },
-    'long-mb': { type: 'string', default: '8' },
-    'long-s': { type: 'string', default: '20' },
+    'long': { type: 'string', default: '2' },
+    'stalled-per': { type: 'string', default: '25' },
+    'long-mb': { type: 'string', default: '16' },
+    'long-s': { type: 'string', default: '30' },
     'warmup-s': { type: 'string', default: '15' },
-    'seconds': { type: 'string', default: '90' },
+    'seconds': { type: 'string', default: '120' },
     'write-timeout-ms': { type: 'string', default: '' },
     'max-rss-ratio': { type: 'string', default: '1.25' },
     'max-delay-ratio': { type: 'string', default: '2' },
@@ -244,13 +244,17 @@ const end = rss => rss.at(-1)?.[1]
 const line = (name, r) => `  ${name.padEnd(22)} RSS peak ${fmt(peak(r.rss))} MB, end ${fmt(end(r.rss))} MB; normal readers: ${r.stats.ok}/${r.stats.finished} answers ok,`
   + ` ${r.stats.lost} tokens lost; token delay p50 ${fmt(pct(r.delays, 50), 1)} p99 ${fmt(pct(r.delays, 99), 1)} max ${fmt(r.delays.at(-1))} ms;`
   + ` long answers ${r.finals.filter(f => f.status === 'done' && f.length === CHUNKS * CHUNK).length}/${LONG} done and whole`
+  + (Object.keys(r.stats.reasons).length ? `; failures ${JSON.stringify(r.stats.reasons)}` : '')
 console.log('\nFrom the long answers\' start to the end of the run:')
 console.log(line('without stalled readers', without))
 console.log(line('with stalled readers', withS))
 const dropped = withS.fates.filter(f => f.closedByServer && !f.gotDone).length
+// A stalled reader that got [DONE] once it read at the end was never dropped: the write timeout had
+// not run out by then (a server too slow to write it), or its answer fit in the sockets' buffers.
+const whole = withS.fates.filter(f => f.gotDone).length
 const mb = withS.fates.map(f => f.bytes / 1048576).sort((a, b) => a - b)
 console.log(`  stalled readers: ${dropped}/${withS.fates.length} dropped by the server before [DONE]; each had been sent ${fmt(mb[0], 2)}-${fmt(mb.at(-1), 2)} MB`
-  + ` (median ${fmt(mb[Math.floor(mb.length / 2)], 2)}) of its ${fmt(CHUNKS * CHUNK / 1048576, 1)} MB answer`)
+  + ` (median ${fmt(mb[Math.floor(mb.length / 2)], 2)}) of its ${fmt(CHUNKS * CHUNK / 1048576, 1)} MB answer; ${whole} were still open and got it whole once they read`)
 
 const rssRatio = peak(withS.rss) / peak(without.rss)
 const delayRatio = pct(withS.delays, 99) / pct(without.delays, 99)

@@ -72,7 +72,7 @@ export function startCrowd({ target, upstream, slots, tokens, rate, prefix = 'cr
       }
       if (r.status !== 201 || typeof r.body?.streamUrl !== 'string') {
         stats.failedStarts++
-        fail(`start_${r.status}${r.body?.data?.code ? `_${r.body.data.code}` : ''}`)
+        fail(`start_${r.status}_${r.body?.data?.code ?? (r.status ? '' : r.body)}`)
         upstream.forget([plan])
         await sleep(200)
         continue
