@@ -129,6 +129,8 @@ export const RetryResponseSchema = z.object({
 export const ModelsResponseSchema = z.object({
   models: z.array(z.object({ id: z.string() })),
   default: z.string(),
+  /** Characters of conversation sent with a question; 0: all of it (docs/answer-limits.md). */
+  historyChars: z.number().int().nonnegative().optional(),
 })
 
 /** The JSON payloads of the stream's `data:` lines; `[DONE]` is sent as plain text. */
