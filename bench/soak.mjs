@@ -93,9 +93,14 @@ const progress = setInterval(() => {
   last = { at: now, finished: s.finished, tokens: s.tokensReceived, cpu: c }
 }, REPORT_S * 1000)
 
+// The server's own figures (lib/server-preload.mjs) in two windows: the first minute, then the
+// rest; each ends with process.memoryUsage(), so RSS growth splits into heap, external and native.
+flume.child.kill('SIGUSR2')
 await new Promise(r => setTimeout(r, BASE_AT_MS))
-flume.child.kill('SIGUSR2') // the server's own loop-delay, GC and heap figures from here to the end
-await new Promise(r => setTimeout(r, DURATION_MS - BASE_AT_MS))
+flume.child.kill('SIGUSR2')
+await new Promise(r => setTimeout(r, 200))
+flume.child.kill('SIGUSR2')
+await new Promise(r => setTimeout(r, DURATION_MS - BASE_AT_MS - 200))
 const endAt = performance.now() - t0
 flume.child.kill('SIGUSR2')
 clearInterval(sampler)
@@ -106,11 +111,14 @@ const drainStart = performance.now()
 const stats = await crowd.stop(Math.max(30_000, (3 * TOKENS * 1000) / RATE))
 const drainS = (performance.now() - drainStart) / 1000
 await new Promise(r => setTimeout(r, 500))
-let server
-try {
-  server = JSON.parse(readFileSync(join(flume.statsDir, 'window-1.json'), 'utf8'))
+const windowFigures = (n) => {
+  try {
+    return JSON.parse(readFileSync(join(flume.statsDir, `window-${n}.json`), 'utf8'))
+  }
+  catch { return undefined }
 }
-catch { /* no figures */ }
+const atBase = windowFigures(1)
+const server = windowFigures(2)
 await flume.stop()
 await upstream.close()
 
@@ -127,7 +135,12 @@ console.log(`\nSoak, ${MINUTES} min, ${STREAMS} streams (+ ${drainS.toFixed(1)} 
 console.log(`  answers: ${stats.finished} finished (${stats.ok} ok, ${stats.failed} failed streams), ${stats.failedStarts} failed starts${Object.keys(stats.reasons).length ? `; ${JSON.stringify(stats.reasons)}` : ''}`)
 console.log(`  tokens: ${stats.tokensSent} written by the upstream, ${stats.tokensReceived} received in order, ${stats.lost} lost; upstream requests Flume aborted: ${upstream.counters.aborted}`)
 console.log(`  token delay (client receipt - upstream write) ms: p50 ${fmt(pct(all, 50), 1)}, p99 ${fmt(pct(all, 99), 1)}, p99.9 ${fmt(pct(all, 99.9), 1)}, max ${fmt(all.at(-1), 0)}`)
-console.log(`  server CPU ${fmt(100 * busy)}% of one core (run-queue wait ${fmt(wait, 1)} s)${server ? `; event-loop delay p99 ${server.loopDelayMs.p99} ms, max ${server.loopDelayMs.max} ms; GC ${server.gc.count} pauses, ${server.gc.ms} ms, max ${server.gc.maxMs} ms; heap used at the end ${server.memoryMB.end.heapUsed} MB` : ''}`)
+console.log(`  server CPU ${fmt(100 * busy)}% of one core (run-queue wait ${fmt(wait, 1)} s)${server ? `; event-loop delay p99 ${server.loopDelayMs.p99} ms, max ${server.loopDelayMs.max} ms; GC ${server.gc.count} pauses, ${server.gc.ms} ms, max ${server.gc.maxMs} ms` : ''}`)
+if (atBase?.memoryMB && server?.memoryMB) {
+  const split = m => `rss ${m.rss}, heap ${m.heapUsed} used / ${m.heapTotal} total, external ${m.external} (array buffers ${m.arrayBuffers}), rest ${m.rss - m.heapTotal - m.external}`
+  console.log(`  server memory (MB) after the first minute: ${split(atBase.memoryMB.end)}`)
+  console.log(`  server memory (MB) at the end:            ${split(server.memoryMB.end)}`)
+}
 console.log(`  RSS: ${fmt(base, 1)} MB after ${fmt(BASE_AT_MS / 60_000, 1)} min, ${fmt(end, 1)} MB at the end (${growth >= 0 ? '+' : ''}${fmt(100 * growth, 1)}%), peak ${fmt(peak, 1)} MB (medians over ${MARK_WINDOW_MS / 1000} s)`)
 
 const checks = [
