@@ -67,9 +67,9 @@ export interface PageRequest { limit: number, before?: string }
  * and a page ends at a cursor (`<updated_at>.<created_at>.<id>`: docs/paging.md) that the
  * `chats_owner_recent` index finds. With a page, one row more than asked says whether more follow.
  */
-export function chatListQuery(where: string, params: ListParams, page?: PageRequest): [string, ListParams] {
+export function chatListQuery(where: string, params: ListParams, page?: PageRequest, columns = CHAT_LIST_COLUMNS): [string, ListParams] {
   const all = [...params]
-  let sql = `SELECT ${CHAT_LIST_COLUMNS} FROM chats c WHERE ${where}`
+  let sql = `SELECT ${columns} FROM chats c WHERE ${where}`
   const after = page?.before ? parseChatCursor(page.before) : undefined
   if (after) {
     sql += ' AND (c.updated_at, c.created_at, c.id) < (?, ?, ?)'

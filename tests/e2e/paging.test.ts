@@ -80,6 +80,32 @@ describe('the chat list, a page at a time', () => {
     expect(chats.map(c => c.id)).toEqual(all.map(c => c.id))
   })
 
+  it('pages search results the same over hundreds of chats, a text many hold and one few hold', async () => {
+    // Another identity: 230 chats of its own. PostgreSQL reads the first 200 in order, then goes on
+    // that way or through its index (server/storage/search.ts): every way gives the same pages.
+    const many = createClient(flume.url)
+    for (let i = 0; i < 230; i++) {
+      const title = i === 3 ? 'Rare quokka' : i % 9 ? `Haystack ${i}` : `Needle ${i}`
+      expect((await many.json('POST', '/api/chats', { title })).status).toBe(201)
+    }
+    const all = async (q: string) => ChatSchema.array().parse((await many.json('GET', `/api/chats?q=${q}`)).body).map(c => c.id)
+    for (const [q, count] of [['needle', 26], ['quokka', 1], ['haystack', 203], ['nothing', 0]] as const) {
+      const whole = await all(q)
+      expect(whole.length, q).toBe(count)
+      for (const limit of [7, 50]) {
+        const chats: string[] = []
+        let next: string | null = null
+        do {
+          const res = await many.json('GET', `/api/chats?q=${q}&limit=${limit}${next ? `&before=${encodeURIComponent(next)}` : ''}`)
+          const got = ChatPageSchema.parse(res.body)
+          chats.push(...got.chats.map(c => c.id))
+          next = got.next
+        } while (next)
+        expect(chats, `${q}, pages of ${limit}`).toEqual(whole)
+      }
+    }
+  })
+
   it('refuses a bad limit or cursor with 400 invalid_query', async () => {
     for (const query of ['limit=0', 'limit=201', 'limit=abc', 'limit=1&limit=2', 'before=nope', 'before=1.2', 'before=1.2.3.4']) {
       expectError(await client.json('GET', `/api/chats?${query}`), 400, 'invalid_query')
