@@ -34,7 +34,7 @@ export interface CompletionRequest {
 }
 
 interface ChunkPayload {
-  choices?: { delta?: { content?: string | null } }[]
+  choices?: { delta?: { content?: unknown }, finish_reason?: string | null }[]
   usage?: { prompt_tokens?: number, completion_tokens?: number } | null
   error?: { message?: string } | string
 }
@@ -78,9 +78,14 @@ export async function* streamCompletion(req: CompletionRequest): AsyncGenerator<
   let usage: CompletionPart | undefined
   let failure: UpstreamError | undefined
   let finished = false
+  // Whether a chunk said why the answer ended: a body that ends before that (or [DONE]) was cut off.
+  let ended = false
+  let events = 0
+  const malformed = () => new UpstreamError('upstream_error', 'The model server sent something that is not a completion chunk.')
   const parser = createParser({
     onEvent(event) {
       if (finished || failure) return
+      events++
       if (event.data === '[DONE]') {
         finished = true
         return
@@ -90,7 +95,11 @@ export async function* streamCompletion(req: CompletionRequest): AsyncGenerator<
         payload = JSON.parse(event.data) as ChunkPayload
       }
       catch {
-        failure = new UpstreamError('upstream_error', 'The model server sent something that is not a completion chunk.')
+        failure = malformed()
+        return
+      }
+      if (!payload || typeof payload !== 'object') {
+        failure = malformed()
         return
       }
       if (payload.error) {
@@ -98,8 +107,14 @@ export async function* streamCompletion(req: CompletionRequest): AsyncGenerator<
         failure = new UpstreamError('upstream_error', `The model server reported an error: ${clip(message)}`)
         return
       }
-      const content = payload.choices?.[0]?.delta?.content
-      if (content) text += content
+      const choice = Array.isArray(payload.choices) ? payload.choices[0] : undefined
+      const content = choice?.delta?.content
+      if (typeof content === 'string') text += content
+      else if (content !== undefined && content !== null) {
+        failure = malformed()
+        return
+      }
+      if (choice?.finish_reason) ended = true
       if (payload.usage) {
         usage = { type: 'usage', promptTokens: payload.usage.prompt_tokens ?? 0, completionTokens: payload.usage.completion_tokens ?? 0 }
       }
@@ -134,6 +149,11 @@ export async function* streamCompletion(req: CompletionRequest): AsyncGenerator<
       if (failure) throw failure
       if (finished) break
     }
+    // A 200 whose body is no event stream (an HTML page, a completion that is not streamed).
+    if (!events) throw new UpstreamError('upstream_error', 'The model server did not answer with a stream of completion chunks.')
+    // The body ended cleanly but the answer did not: the connection was cut (a proxy's timeout,
+    // a crashed server behind a balancer). The text so far is kept.
+    if (!finished && !ended) throw new UpstreamError('upstream_unavailable', 'The connection to the model server was lost mid-answer. Retry to get a full answer.')
     if (usage) yield usage
   }
   catch (error) {

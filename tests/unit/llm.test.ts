@@ -190,3 +190,57 @@ describe('the answer cap', () => {
     expect(await requestWith(0, 'https://api.openai.com/v1')).not.toHaveProperty('max_completion_tokens')
   })
 })
+
+describe('a stream that is not what it should be', () => {
+  /** An openai client whose server answers 200 with exactly `body`. */
+  function rawClient(body: string, contentType = 'text/event-stream') {
+    return new OpenAI({
+      apiKey: 'k',
+      baseURL: 'http://upstream.invalid/v1',
+      maxRetries: 0,
+      fetch: async () => new Response(body, { headers: { 'content-type': contentType } }),
+    })
+  }
+  const chunk = (delta: object, finish: string | null = null) => `data: ${JSON.stringify({ choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`
+  async function run(body: string, contentType?: string) {
+    const parts: CompletionPart[] = []
+    try {
+      for await (const part of streamCompletion({ client: rawClient(body, contentType), model: 'm', messages: [{ role: 'user', content: 'hi' }], signal: new AbortController().signal, stallTimeoutMs: 1000 })) parts.push(part)
+    }
+    catch (error) {
+      return { text: parts.map(p => p.type === 'delta' ? p.text : '').join(''), error: error as UpstreamError }
+    }
+    return { text: parts.map(p => p.type === 'delta' ? p.text : '').join(''), error: undefined }
+  }
+
+  it('a null chunk is a malformed chunk (upstream_error), and the text before it stays', async () => {
+    const { text, error } = await run(chunk({ content: 'A ' }) + 'data: null\n\n')
+    expect(text).toBe('A ')
+    expect(error?.code).toBe('upstream_error')
+  })
+
+  it('content that is not a string is not text (upstream_error)', async () => {
+    for (const content of [{ a: 1 }, 42, ['x']]) {
+      const { text, error } = await run(chunk({ content: 'ok ' }) + chunk({ content }) + 'data: [DONE]\n\n')
+      expect(text).toBe('ok ')
+      expect(error?.code, JSON.stringify(content)).toBe('upstream_error')
+    }
+  })
+
+  it('a 200 that is no event stream (an HTML page, a completion not streamed) is upstream_error', async () => {
+    expect((await run('<html><body>Gateway</body></html>', 'text/html')).error?.code).toBe('upstream_error')
+    expect((await run(JSON.stringify({ choices: [{ message: { content: 'whole' } }] }), 'application/json')).error?.code).toBe('upstream_error')
+  })
+
+  it('a body that ends before the answer does (no finish_reason, no [DONE]) was cut: upstream_unavailable, text kept', async () => {
+    const { text, error } = await run(chunk({ content: 'half ' }) + chunk({ content: 'way' }) + 'data: {"choi')
+    expect(text).toBe('half way')
+    expect(error?.code).toBe('upstream_unavailable')
+  })
+
+  it('an answer that said why it ended is whole without [DONE]', async () => {
+    const { text, error } = await run(chunk({ content: 'all' }) + chunk({}, 'stop'))
+    expect(text).toBe('all')
+    expect(error).toBeUndefined()
+  })
+})
