@@ -75,3 +75,22 @@ describe('the Origin check behind proxies', () => {
     expectError(await client.json('PATCH', `/api/chats/${chat.id}`, { title: 'x' }, { origin: env.flume.url.replace('http:', 'https:') }), 403, 'forbidden_origin')
   })
 })
+
+describe('methods', () => {
+  it('a known API path asked with another method is 405 method_not_allowed with Allow; an unknown one 404', async () => {
+    const chat = await newChat(env.client)
+    const cases: [string, string, string][] = [
+      ['PUT', '/api/chats', 'GET, POST, HEAD'],
+      ['POST', `/api/chats/${chat.id}`, 'GET, PATCH, DELETE, HEAD'],
+      ['GET', `/api/chats/${chat.id}/messages`, 'POST'],
+      ['DELETE', '/api/health', 'GET, HEAD'],
+    ]
+    for (const [method, path, allow] of cases) {
+      const res = await env.client.json(method, path)
+      expectError(res, 405, 'method_not_allowed')
+      expect(res.headers.get('allow'), `${method} ${path}`).toBe(allow)
+    }
+    expectError(await env.client.json('GET', '/api/nothing-here'), 404, 'not_found')
+    expect(await chatCount()).toBeGreaterThan(0)
+  })
+})
