@@ -102,6 +102,54 @@ export function renderMarkdown(source: string, options: RenderOptions = {}): str
   return renderer.render(source, env)
 }
 
+export interface ListItemHtml {
+  /** The item's HTML inside its `<li>`. */
+  html: string
+  ordered: boolean
+  /** The bullet (`-`, `*`, `+`) or the number's delimiter (`.`, `)`): another one starts another list. */
+  marker: string
+  start: number
+  /** Rendered alone, the item is loose (a blank line between its blocks): so is its whole list. */
+  loose: boolean
+}
+
+/**
+ * Renders `source` as one item of a top-level list, or null when it is not exactly that (text
+ * after the list, a second item, no list at all). `loose` renders its paragraphs as a loose
+ * list's, whatever the item alone would be (CommonMark makes a whole list loose or tight).
+ */
+export function renderListItem(source: string, options: RenderOptions & { loose?: boolean } = {}): ListItemHtml | null {
+  renderer ??= createRenderer()
+  const env: RenderEnv = { ...options, source }
+  const tokens = renderer.parse(source, env)
+  const open = tokens[0]
+  const close = tokens.at(-1)
+  if (!open || !close || (open.type !== 'bullet_list_open' && open.type !== 'ordered_list_open')) return null
+  if (close.type !== open.type.replace('_open', '_close')) return null
+  let loose = false
+  for (let i = 1; i < tokens.length - 1; i++) {
+    const token = tokens[i]!
+    if (token.level === 0) return null
+    if (token.level === 1 && token.type === 'list_item_open' && i !== 1) return null
+    if (token.level === 2 && (token.type === 'paragraph_open' || token.type === 'paragraph_close')) {
+      if (!token.hidden) loose = true
+      if (options.loose) token.hidden = false
+    }
+  }
+  const html = renderer.renderer.render(tokens, renderer.options, env)
+  const head = /^<[ou]l(?: start="\d+")?>\n<li>/.exec(html)
+  const tail = `</li>\n</${open.tag}>\n`
+  if (!head || !html.endsWith(tail)) return null
+  const ordered = open.type === 'ordered_list_open'
+  return {
+    html: html.slice(head[0].length, html.length - tail.length),
+    ordered,
+    marker: open.markup,
+    start: ordered ? Number(open.attrGet('start') ?? 1) : 1,
+    loose,
+  }
+}
+
 /** Whether something a render waited for (a grammar, KaTeX) can still arrive. */
 function stillPending(awaited: string): boolean {
   return awaited === MATH ? mathPending() : highlightPending(awaited)
@@ -114,9 +162,28 @@ function openerLanguage(line: string): string {
   return token ? fenceLanguage(renderer, token.info) : ''
 }
 
+/** A top-level list: its items are rendered one by one (`html` is the list's HTML, built when read). */
+export interface MarkdownList {
+  ordered: boolean
+  start: number
+  items: MarkdownBlock[]
+}
+
 export interface MarkdownBlock {
   key: number
   html: string
+  list?: MarkdownList
+}
+
+function listBlock(key: number, list: MarkdownList): MarkdownBlock {
+  return {
+    key,
+    list,
+    get html() {
+      const open = list.ordered ? `<ol${list.start !== 1 ? ` start="${list.start}"` : ''}>\n` : '<ul>\n'
+      return `${open}${list.items.map(item => `<li>${item.html}</li>\n`).join('')}</${list.ordered ? 'ol' : 'ul'}>\n`
+    },
+  }
 }
 
 interface FinishedBlock {
@@ -125,6 +192,26 @@ interface FinishedBlock {
   end: number
   /** Languages this block's code waits for, and MATH (rendered plain until they load). */
   waiting: string[]
+  /** A list rendered item by item: its items (refresh() re-renders those that wait). */
+  list?: ListState
+}
+
+interface FinishedItem {
+  block: MarkdownBlock
+  start: number
+  end: number
+  waiting: string[]
+}
+
+/** A block that is one top-level list so far, cut at its items: finished items are rendered once. */
+interface ListState {
+  ordered: boolean
+  marker: string
+  start: number
+  loose: boolean
+  items: FinishedItem[]
+  /** Where the open (last) item starts. */
+  itemStart: number
 }
 
 /** A code fence opened at the very start of the growing tail: its text is escaped line by line. */
@@ -164,14 +251,30 @@ export class IncrementalMarkdown {
   private blankSeen = false
   private blockHasContent = false
   private inList = false
+  /** The growing block is one list cut at its items; null when it is not, or stopped being, one. */
+  private list: ListState | null = null
   private tail: MarkdownBlock | null = null
+  /** The incomplete first line of the block after a list, shown apart from the list. */
+  private after: MarkdownBlock | null = null
   private tailWaiting: string[] = []
   private complete = false
   /** Languages seen in code fences, and MATH once a formula was met, for the caller to load (see takeWanted()). */
   private wanted = new Set<string>()
   private requested = new Set<string>()
 
-  constructor(private readonly render: (source: string, options?: RenderOptions) => string = renderMarkdown) {}
+  /** Renders one list item (see renderListItem); a list is rendered whole without it. */
+  private readonly renderItem: typeof renderListItem | null
+
+  /**
+   * `render` and `renderItem` default to renderMarkdown and renderListItem. With another `render`
+   * and no `renderItem`, lists are rendered whole by `render`.
+   */
+  constructor(
+    private readonly render: (source: string, options?: RenderOptions) => string = renderMarkdown,
+    renderItem?: typeof renderListItem,
+  ) {
+    this.renderItem = renderItem ?? (render === renderMarkdown ? renderListItem : null)
+  }
 
   /**
    * Returns the blocks for `text`; finished blocks keep their identity between calls.
@@ -203,12 +306,29 @@ export class IncrementalMarkdown {
   /** Re-renders the blocks whose code was waiting for a grammar (or math for KaTeX) that is now loaded. */
   refresh(): MarkdownBlock[] {
     const ready = (awaited: string[]) => awaited.length > 0 && !awaited.some(stillPending)
+    const refreshItems = (list: ListState) => {
+      let changed = false
+      for (const item of list.items) {
+        if (!ready(item.waiting)) continue
+        const rendered = this.renderListPiece(list, item.start, item.end, true)
+        if (!rendered) continue
+        item.block = { key: item.block.key, html: rendered.html }
+        item.waiting = rendered.waiting
+        changed = true
+      }
+      return changed
+    }
     for (const entry of this.finished) {
+      if (entry.list) {
+        if (refreshItems(entry.list)) entry.block = listBlock(entry.block.key, this.listOf(entry.list))
+        continue
+      }
       if (!ready(entry.waiting)) continue
       const { html, waiting } = this.renderPiece(this.source.slice(entry.start, entry.end), true)
       entry.block = { key: entry.block.key, html }
       entry.waiting = waiting
     }
+    if (this.list && refreshItems(this.list)) this.renderTail()
     if (ready(this.tailWaiting)) this.renderTail()
     return this.blocks()
   }
@@ -216,6 +336,7 @@ export class IncrementalMarkdown {
   private blocks(): MarkdownBlock[] {
     const blocks = this.finished.map(f => f.block)
     if (this.tail) blocks.push(this.tail)
+    if (this.tail && this.after) blocks.push(this.after)
     return blocks
   }
 
@@ -229,8 +350,57 @@ export class IncrementalMarkdown {
     this.blankSeen = false
     this.blockHasContent = false
     this.inList = false
+    this.list = null
     this.tail = null
+    this.after = null
     this.tailWaiting = []
+  }
+
+  private listOf(list: ListState, ...open: MarkdownBlock[]): MarkdownList {
+    const items = list.items.map(item => item.block)
+    items.push(...open)
+    return { ordered: list.ordered, start: list.start, items }
+  }
+
+  /**
+   * Renders the item at [start, end) of `list`, or null when it does not continue the list (not
+   * one item, or another kind of list). An item that turns the list loose re-renders the earlier ones.
+   */
+  private renderListPiece(list: ListState, start: number, end: number, complete: boolean, blankAfter = false): { html: string, waiting: string[] } | null {
+    const waiting = new Set<string>()
+    const source = this.source.slice(start, end)
+    let item = this.renderItem!(source, { complete, waiting, loose: list.loose })
+    if (!item) return null
+    if (list.items.length > 0 || start !== this.blockStart) {
+      if (item.ordered !== list.ordered || item.marker !== list.marker) return null
+    }
+    else {
+      list.ordered = item.ordered
+      list.marker = item.marker
+      list.start = item.start
+    }
+    if (!list.loose && (item.loose || blankAfter)) {
+      list.loose = true
+      item = this.renderItem!(source, { complete, waiting, loose: true })
+      if (!item) return null
+      for (const earlier of list.items) {
+        const again = this.renderListPiece(list, earlier.start, earlier.end, true)
+        if (!again) return null
+        earlier.block = { key: earlier.block.key, html: again.html }
+        earlier.waiting = again.waiting
+      }
+    }
+    for (const lang of waiting) this.wanted.add(lang)
+    return { html: item.html, waiting: [...waiting] }
+  }
+
+  /** Finishes the list's open item, which ends at `end`; false when the block is not one list after all. */
+  private finishItem(list: ListState, end: number, blankAfter: boolean): boolean {
+    const rendered = this.renderListPiece(list, list.itemStart, end, true, blankAfter)
+    if (!rendered) return false
+    list.items.push({ block: { key: list.items.length, html: rendered.html }, start: list.itemStart, end, waiting: rendered.waiting })
+    list.itemStart = end
+    return true
   }
 
   private renderPiece(source: string, complete: boolean): { html: string, waiting: string[] } {
@@ -243,11 +413,43 @@ export class IncrementalMarkdown {
   private renderTail() {
     const rest = this.source.slice(this.blockStart)
     this.tailWaiting = []
+    this.after = null
     if (!rest.trim()) {
       this.tail = null
       return
     }
     const key = this.finished.length
+    const list = this.list
+    if (list) {
+      // Only the open item is rendered again (and the one before it while the first line of the
+      // next is still incomplete); a block that is not one list after all is rendered whole.
+      const partial = this.source.slice(this.scanPos)
+      // After a blank line, an incomplete unindented line that is no list item begins the next block.
+      const ended = !this.fence && this.blankSeen && /^[^ \t]/.test(partial) && !LIST_ITEM.test(partial)
+      const end = ended ? this.scanPos : this.source.length
+      const next = !this.fence && !ended && this.scanPos > list.itemStart && LIST_ITEM.test(partial)
+      const pieces: [number, number, boolean][] = next
+        ? [[list.itemStart, this.scanPos, this.blankSeen], [this.scanPos, end, false]]
+        : [[list.itemStart, end, false]]
+      const items: MarkdownBlock[] = []
+      const waiting: string[] = []
+      for (const [from, to, blankAfter] of pieces) {
+        const item = this.renderListPiece(list, from, to, next && to !== end ? true : this.complete, blankAfter)
+        if (!item) break
+        items.push({ key: list.items.length + items.length, html: item.html })
+        waiting.push(...item.waiting)
+      }
+      if (items.length === pieces.length) {
+        this.tail = listBlock(key, this.listOf(list, ...items))
+        if (ended) {
+          const after = this.renderPiece(partial, this.complete)
+          this.after = { key: key + 1, html: after.html }
+          waiting.push(...after.waiting)
+        }
+        this.tailWaiting = waiting
+        return
+      }
+    }
     const fast = this.complete ? null : this.openFenceHtml()
     if (fast !== null) {
       this.tail = { key, html: fast }
@@ -307,10 +509,25 @@ export class IncrementalMarkdown {
     const indented = /^[ \t]/.test(line)
     const listItem = !indented && LIST_ITEM.test(line)
     if (this.blankSeen && !indented && !(listItem && this.inList)) {
-      const source = this.source.slice(this.blockStart, start)
-      const { html, waiting } = this.renderPiece(source, true)
-      this.finished.push({ block: { key: this.finished.length, html }, start: this.blockStart, end: start, waiting })
+      const list = this.list
+      const key = this.finished.length
+      if (list && this.finishItem(list, start, false)) {
+        this.finished.push({ block: listBlock(key, this.listOf(list)), start: this.blockStart, end: start, waiting: [], list })
+      }
+      else {
+        const source = this.source.slice(this.blockStart, start)
+        const { html, waiting } = this.renderPiece(source, true)
+        this.finished.push({ block: { key, html }, start: this.blockStart, end: start, waiting })
+      }
       this.blockStart = start
+      this.list = null
+      this.blockHasContent = false
+    }
+    if (listItem && !this.blockHasContent && this.renderItem) {
+      this.list = { ordered: false, marker: '', start: 1, loose: false, items: [], itemStart: start }
+    }
+    else if (listItem && this.list && start !== this.list.itemStart && !this.finishItem(this.list, start, this.blankSeen)) {
+      this.list = null
     }
     this.blankSeen = false
     this.blockHasContent = true
