@@ -20,8 +20,10 @@ let flume: FlumeServer
 let browser: Browser
 
 beforeAll(async () => {
-  // startFlume clears OPENAI_API_KEY and OPENAI_BASE_URL: the demo model.
-  ;[flume, browser] = await Promise.all([startFlume({ FLUME_DEMO_DELAY_MS: '3' }), launchBrowser()])
+  // startFlume clears OPENAI_API_KEY and OPENAI_BASE_URL: the demo model. Slow enough that the
+  // answer is still streaming once the chat page shows, even on a loaded machine (at 3 ms a token
+  // it could be over before the page had hydrated).
+  ;[flume, browser] = await Promise.all([startFlume({ FLUME_DEMO_DELAY_MS: '15' }), launchBrowser()])
 })
 
 afterAll(async () => {
