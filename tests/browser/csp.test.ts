@@ -4,7 +4,7 @@
  * reload), the chat settings and the theme switch, and a chat that does not exist. Any
  * violation Chromium reports fails the test.
  */
-import type { Page, Response } from 'playwright-core'
+import type { Response } from 'playwright-core'
 import { beforeEach, describe, expect, it } from 'vitest'
 import {
   lastAssistant,
@@ -15,6 +15,7 @@ import {
   waitForAssistantStatus,
   waitForChatPage,
   waitForHydration,
+  watchCsp,
 } from './support'
 
 const env = useBrowserEnv()
@@ -34,24 +35,6 @@ const ANSWER = [
 ].join('\n')
 
 let violations: string[]
-
-/** Collects what Chromium reports: `securitypolicyviolation` events, and its console lines about CSP. */
-async function watchCsp(page: Page) {
-  violations = []
-  await page.exposeFunction('__reportCspViolation', (text: string) => {
-    violations.push(text)
-  })
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      const report = (window as unknown as { __reportCspViolation: (text: string) => void }).__reportCspViolation
-      void report(`${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber}) ${e.sample}`)
-    })
-  })
-  page.on('console', (msg) => {
-    const text = msg.text()
-    if (/Content Security Policy|Refused to/i.test(text)) violations.push(`console ${msg.type()}: ${text}`)
-  })
-}
 
 /** The page's policy, as the server sent it with the document. */
 function policyOf(response: Response | null): string {
@@ -78,7 +61,7 @@ function expectStrict(csp: string) {
 
 describe('content security policy', () => {
   beforeEach(async () => {
-    await watchCsp(env.tp.page)
+    violations = await watchCsp(env.tp.page)
   })
 
   it('the home page, a chat with code and math, its settings and the theme switch run without a violation', async () => {

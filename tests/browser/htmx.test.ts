@@ -6,29 +6,11 @@
 import type { Page } from 'playwright-core'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { createGate } from '../support/fake-openai'
-import { fetchChat, until, useBrowserEnv } from './support'
+import { fetchChat, until, useBrowserEnv, watchCsp } from './support'
 
 const env = useBrowserEnv({ FLUME_SAVE_INTERVAL_MS: '100', FLUME_STALL_TIMEOUT_MS: '4000' })
 
 let violations: string[]
-
-/** Collects `securitypolicyviolation` events and Chromium's console lines about CSP (as csp.test.ts). */
-async function watchCsp(page: Page) {
-  violations = []
-  await page.exposeFunction('__reportCspViolation', (text: string) => {
-    violations.push(text)
-  })
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      const report = (window as unknown as { __reportCspViolation: (text: string) => void }).__reportCspViolation
-      void report(`${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber}) ${e.sample}`)
-    })
-  })
-  page.on('console', (msg) => {
-    const text = msg.text()
-    if (/Content Security Policy|Refused to/i.test(text)) violations.push(`console ${msg.type()}: ${text}`)
-  })
-}
 
 const message = (page: Page) => page.getByRole('textbox', { name: 'Message', exact: true })
 const answers = (page: Page) => page.locator('article[data-role="assistant"] .content')
@@ -46,7 +28,7 @@ async function answerText(page: Page, index = -1) {
 
 describe('/htmx', () => {
   beforeEach(async () => {
-    await watchCsp(env.tp.page)
+    violations = await watchCsp(env.tp.page)
   })
 
   it('is served with its own strict CSP, htmx from the app, and no eval', async () => {

@@ -403,3 +403,25 @@ export function watchRequests(page: Page, path: RegExp): string[] {
   })
   return urls
 }
+
+/**
+ * Collects what Chromium reports about the Content-Security-Policy of `page`: its
+ * `securitypolicyviolation` events and its console lines about CSP. Call before the first visit.
+ */
+export async function watchCsp(page: Page): Promise<string[]> {
+  const violations: string[] = []
+  await page.exposeFunction('__reportCspViolation', (text: string) => {
+    violations.push(text)
+  })
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      const report = (window as unknown as { __reportCspViolation: (text: string) => void }).__reportCspViolation
+      void report(`${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber}) ${e.sample}`)
+    })
+  })
+  page.on('console', (msg) => {
+    const text = msg.text()
+    if (/Content Security Policy|Refused to/i.test(text)) violations.push(`console ${msg.type()}: ${text}`)
+  })
+  return violations
+}
