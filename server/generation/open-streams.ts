@@ -8,17 +8,14 @@ const open = new Map<string, number>()
 export const STREAM_RETRY_AFTER_S = 5
 
 /**
- * Counts one more open stream of `owner`, or refuses it with 429 `rate_limited` and `Retry-After`
- * once the identity holds FLUME_MAX_STREAMS (each one holds a socket, a reader and its timers).
- * Answers the release, which may be called any number of times.
+ * Counts one more open stream of `owner` and answers its release (which may be called any number
+ * of times), or undefined once the identity holds FLUME_MAX_STREAMS (each one holds a socket, a
+ * reader and its timers).
  */
-export function holdStreamSlot(event: H3Event, owner: string): () => void {
+export function takeStreamSlot(owner: string): (() => void) | undefined {
   const max = useFlumeConfig().maxOpenStreams
   const count = open.get(owner) ?? 0
-  if (max > 0 && count >= max) {
-    setResponseHeader(event, 'retry-after', STREAM_RETRY_AFTER_S)
-    throw httpError(429, 'rate_limited', 'Too many streams are open for this session. Close some tabs, or try again in a few seconds.')
-  }
+  if (max > 0 && count >= max) return undefined
   open.set(owner, count + 1)
   let held = true
   return () => {
@@ -28,6 +25,14 @@ export function holdStreamSlot(event: H3Event, owner: string): () => void {
     if (left > 0) open.set(owner, left)
     else open.delete(owner)
   }
+}
+
+/** takeStreamSlot for an HTTP stream: a refusal is 429 `rate_limited` with `Retry-After`. */
+export function holdStreamSlot(event: H3Event, owner: string): () => void {
+  const release = takeStreamSlot(owner)
+  if (release) return release
+  setResponseHeader(event, 'retry-after', STREAM_RETRY_AFTER_S)
+  throw httpError(429, 'rate_limited', 'Too many streams are open for this session. Close some tabs, or try again in a few seconds.')
 }
 
 /**

@@ -12,9 +12,12 @@ const STATUS_TEXT: Record<number, string> = {
   503: 'Service Unavailable',
 }
 
-/** An h3 error with a stable machine-readable `data.code` (CONTRACT.md, Conventions). */
-export function httpError(status: number, code: RequestErrorCode, message: string) {
-  return createError({ status, statusText: STATUS_TEXT[status] ?? 'Error', message, data: { code } })
+/**
+ * An h3 error with a stable machine-readable `data.code` (CONTRACT.md, Conventions); `extra` adds
+ * documented fields beside it (the abuse limits' `retryAfter`).
+ */
+export function httpError(status: number, code: RequestErrorCode, message: string, extra?: Record<string, unknown>) {
+  return createError({ status, statusText: STATUS_TEXT[status] ?? 'Error', message, data: { code, ...extra } })
 }
 
 export const notFound = () => httpError(404, 'not_found', 'No such chat or message.')

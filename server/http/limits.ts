@@ -110,13 +110,8 @@ async function take(event: H3Event, limiter: RateLimiterAbstract | BurstyRateLim
 
 function refusal(event: H3Event, code: 'rate_limited' | 'quota_exceeded', retryAfterS: number, reason: string) {
   setResponseHeader(event, 'retry-after', retryAfterS)
-  // The contract's error shape (errors.ts) with the wait in `data` too, for clients that do not read headers.
-  return createError({
-    status: 429,
-    statusText: 'Too Many Requests',
-    message: `${reason} Try again ${whenInWords(retryAfterS)}.`,
-    data: { code, retryAfter: retryAfterS },
-  })
+  // The wait in `data` too, for clients that do not read headers.
+  return httpError(429, code, `${reason} Try again ${whenInWords(retryAfterS)}.`, { retryAfter: retryAfterS })
 }
 
 /** "in 40 seconds", "in 3 minutes", "in 2 hours": when to try again, as a person reads it. */

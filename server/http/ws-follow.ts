@@ -1,7 +1,7 @@
-import type { H3Event } from 'h3'
 import { IdSchema, isFinalStatus, type StreamEvent } from '#shared/schemas'
 import type { RequestErrorCode } from '#shared/codes'
 import type { RunFinal, RunReader } from '../generation/run'
+import { takeStreamSlot } from '../generation/open-streams'
 import { INTERRUPTED } from '../generation/registry'
 import { findOwnAnswer } from '../storage/message-lookup'
 
@@ -33,9 +33,6 @@ export const WS_MAX_PAYLOAD = 64 * 1024
 const MAX_OFFSET = 999_999_999
 /** Times a follow looks again for where an answer is written (another instance took it) before giving up. */
 const MAX_ATTEMPTS = 5
-
-/** holdStreamSlot's refusal writes `Retry-After` on its event; a socket has none. */
-const NO_RESPONSE = { node: { res: { setHeader() {} } } } as unknown as H3Event
 
 interface Follow {
   cancelled: boolean
@@ -100,12 +97,8 @@ export class WsFollowSession {
   private async follow(messageId: string, offset: number | undefined) {
     // A second follow of the same answer starts over from its offset.
     this.unfollow(messageId)
-    let release: () => void
-    try {
-      release = holdStreamSlot(NO_RESPONSE, this.owner)
-    }
-    catch (error) {
-      if ((error as { statusCode?: number }).statusCode !== 429) throw error
+    const release = takeStreamSlot(this.owner)
+    if (!release) {
       await this.send({ messageId, type: 'error', code: 'rate_limited', message: `Too many streams are open for this session. Unfollow some, or try again in ${STREAM_RETRY_AFTER_S} seconds.` })
       return
     }
