@@ -1,8 +1,8 @@
 import type { Chat, ChatPage, CreateChatResponse, Message } from '#shared/schemas'
 import { CHAT_PAGE } from '#shared/chat'
+import { titleFrom } from '#shared/titles'
 import { openStreamEarly } from './useChat'
 
-const TITLE_LENGTH = 60
 const DAY_MS = 86_400_000
 /** After an answer settles, the generated title lands a moment later: look again at these delays. */
 export const TITLE_FOLLOW_UP_MS = [1500, 4000] as const
@@ -19,15 +19,6 @@ const handedOver = new Set<string>()
 /** True once for a chat handed over by `useChats().start`: its page can skip loading it. */
 export function takeHandOver(chatId: string): boolean {
   return handedOver.delete(chatId)
-}
-
-/** A short title from the first message: its first line, cut at a word. */
-export function titleFrom(content: string): string {
-  const line = content.trim().split('\n')[0]!.trim()
-  if (line.length <= TITLE_LENGTH) return line
-  const cut = line.slice(0, TITLE_LENGTH)
-  const space = cut.lastIndexOf(' ')
-  return `${(space > 20 ? cut.slice(0, space) : cut).trimEnd()}…`
 }
 
 /** A list answer of either shape: a page, or every chat (a server or a test without paging). */

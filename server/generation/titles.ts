@@ -1,3 +1,5 @@
+import { cutAtWord } from '#shared/titles'
+import type { TitleSource } from '../storage/store'
 import type { AnswerFinished } from './registry'
 
 const MAX_GENERATED_TITLE = 60
@@ -11,24 +13,6 @@ export function titlesEnabled(): boolean {
   return !/^(?:off|false|0|no)$/i.test(process.env.FLUME_TITLES ?? '')
 }
 
-/**
- * The automatic titles a chat gets from its first message before one is generated: the server's
- * (messageStore.createExchange) and the web client's (first line, cut at a word). A title equal
- * to neither was chosen by the person and is never replaced.
- */
-export function automaticTitles(firstMessage: string): string[] {
-  const flat = firstMessage.trim().replace(/\s+/g, ' ')
-  const server = flat.length > 60 ? `${flat.slice(0, 59).trimEnd()}…` : flat
-  const line = firstMessage.trim().split('\n')[0]!.trim()
-  let client = line
-  if (line.length > 60) {
-    const cut = line.slice(0, 60)
-    const space = cut.lastIndexOf(' ')
-    client = `${(space > 20 ? cut.slice(0, space) : cut).trimEnd()}…`
-  }
-  return [DEFAULT_TITLE, server, client]
-}
-
 /** A model's answer made into a title: one line, no quotes, markup or final punctuation, 60 characters at most. */
 export function cleanTitle(raw: string): string {
   let title = raw.trim().split('\n').find(l => l.trim())?.trim() ?? ''
@@ -38,28 +22,25 @@ export function cleanTitle(raw: string): string {
     .replace(/[.,;:!?。…\s]+$/u, '')
     .replace(/\s+/g, ' ')
     .trim()
-  if (title.length > MAX_GENERATED_TITLE) {
-    const cut = title.slice(0, MAX_GENERATED_TITLE)
-    const space = cut.lastIndexOf(' ')
-    title = (space > 20 ? cut.slice(0, space) : cut).replace(/[.,;:!?\s]+$/u, '')
-  }
-  return title
+  return cutAtWord(title, MAX_GENERATED_TITLE).replace(/[.,;:!?\s]+$/u, '')
 }
 
-interface FirstExchange { title: string, firstUser: string | null, firstAnswerId: string | null }
+interface FirstExchange { title: string, source: TitleSource, firstUser: string | null, firstAnswerId: string | null }
 
 async function firstExchange(owner: string, chatId: string): Promise<FirstExchange | undefined> {
   const db = await useDb()
-  const chat = await db.prepare('SELECT title FROM chats WHERE id = ? AND owner = ?').get(chatId, owner) as { title: string } | undefined
+  const chat = await db.prepare('SELECT title, title_source FROM chats WHERE id = ? AND owner = ?')
+    .get(chatId, owner) as { title: string, title_source: TitleSource } | undefined
   if (!chat) return undefined
   const first = async (role: string) => await db.prepare(`SELECT id, content FROM messages
     WHERE chat_id = ? AND owner = ? AND role = ? ORDER BY position LIMIT 1`).get(chatId, owner, role) as { id: string, content: string } | undefined
   const [user, answer] = [await first('user'), await first('assistant')]
-  return { title: chat.title, firstUser: user?.content ?? null, firstAnswerId: answer?.id ?? null }
+  return { title: chat.title, source: chat.title_source ?? null, firstUser: user?.content ?? null, firstAnswerId: answer?.id ?? null }
 }
 
 /**
- * Gives a chat a generated title after its first answer, unless the person named the chat.
+ * Gives a chat a generated title after its first answer, while its title is still the one derived
+ * from its first question (`title_source` NULL): never over one the person chose or one generated before.
  * On the demo model, or when the model fails or is slow, the chat keeps the title cut from its
  * first message. Never throws; `updated_at` is left alone (a title is not activity).
  */
@@ -69,7 +50,7 @@ export async function generateTitle(event: AnswerFinished, log: Pick<Console, 'w
   try {
     const found = await firstExchange(event.owner, event.chatId)
     if (!found || found.firstAnswerId !== event.messageId || found.firstUser === null) return
-    if (!automaticTitles(found.firstUser).includes(found.title)) return
+    if (found.source !== null) return
 
     const client = useOpenAI()
     const completion = await client.chat.completions.create({
@@ -85,8 +66,8 @@ export async function generateTitle(event: AnswerFinished, log: Pick<Console, 'w
     if (!title) return
 
     const db = await useDb()
-    // Only over the title read above: a rename that landed meanwhile wins.
-    await db.prepare(`UPDATE chats SET title = ?, title_source = 'generated' WHERE id = ? AND owner = ? AND title = ?`)
+    // Only over the derived title read above: a rename or a newer question that landed meanwhile wins.
+    await db.prepare(`UPDATE chats SET title = ?, title_source = 'generated' WHERE id = ? AND owner = ? AND title_source IS NULL AND title = ?`)
       .run(title, event.chatId, event.owner, found.title)
     return title
   }

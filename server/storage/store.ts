@@ -1,4 +1,5 @@
 import type { Chat, ChatPage, Message, MessageError, MessageStatus, Usage } from '#shared/schemas'
+import { titleFrom } from '#shared/titles'
 
 export interface ChatRow {
   id: string
@@ -36,10 +37,11 @@ export interface SavedAnswer extends Pick<Message, 'content' | 'status' | 'usage
 }
 
 export const DEFAULT_TITLE = 'New chat'
+/** `chats.title_source` (migration 4): NULL derived from the first question, or chosen by the person or the model. */
+export type TitleSource = 'user' | 'generated' | null
 
 export interface ChatChanges { title?: string, model?: string | null, systemPrompt?: string | null, temperature?: number | null }
 const SETTING_COLUMNS = [['model', 'model'], ['systemPrompt', 'system_prompt'], ['temperature', 'temperature']] as const
-const TITLE_FROM_MESSAGE_LENGTH = 60
 
 const iso = (ms: number) => new Date(Number(ms)).toISOString()
 
@@ -120,7 +122,7 @@ export const chatStore = {
   async create(owner: string, title = DEFAULT_TITLE): Promise<Chat> {
     const db = await useDb()
     const row = newChatRow(owner, newId(), title)
-    const [sql, ...params] = insertChat(row)
+    const [sql, ...params] = insertChat(row, title === DEFAULT_TITLE ? null : 'user')
     await db.prepare(sql).run(...params)
     return toChat(row)
   },
@@ -133,7 +135,9 @@ export const chatStore = {
     const db = await useDb()
     const row = newChatRow(owner, chat.id, chat.title ?? DEFAULT_TITLE)
     const { statements, exchange } = exchangeStatements(owner, toChat(row), content, model, assistantId, rememberModel)
-    await runBatch(db, [insertChat(row), ...statements])
+    // A title sent with the question is the person's, unless it is the one derived from it (the web client's).
+    const source = chat.title === undefined || chat.title === titleFrom(content) ? null : 'user'
+    await runBatch(db, [insertChat(row, source), ...statements])
     return { chat: exchange.chat, userMessage: exchange.userMessage, assistantMessage: exchange.assistantMessage }
   },
 
@@ -247,11 +251,10 @@ export const messageStore = {
     const first = await db.prepare(`SELECT MIN(position) AS position FROM messages WHERE chat_id = ? AND owner = ? AND role = 'user'`)
       .get(chat.id, owner) as { position: number | null }
     const { title_source: source } = await db.prepare('SELECT title_source FROM chats WHERE id = ? AND owner = ?')
-      .get(chat.id, owner) as { title_source: string | null }
+      .get(chat.id, owner) as { title_source: TitleSource }
     // The first question gets new words: a title made from the old ones (its first words, or one
     // the model wrote about it) follows them; a title the person chose stays.
-    const retitle = Number(first.position) === Number(edited.position)
-      && (source === 'generated' || (source !== 'user' && automaticTitles(edited.content).includes(chat.title)))
+    const retitle = Number(first.position) === Number(edited.position) && source !== 'user'
     const { statements, exchange } = exchangeStatements(owner, retitle ? { ...chat, title: DEFAULT_TITLE } : chat, content, model, assistantId, rememberModel)
     await runBatch(db, [
       ['DELETE FROM messages WHERE chat_id = ? AND owner = ? AND position >= ?', chat.id, owner, edited.position],
@@ -388,8 +391,8 @@ function newChatRow(owner: string, id: string, title: string): ChatRow {
   return { id, owner, title, model: null, system_prompt: null, temperature: null, created_at: now, updated_at: now }
 }
 
-function insertChat(row: ChatRow): Statement {
-  return ['INSERT INTO chats (id, owner, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)', row.id, row.owner, row.title, row.created_at, row.updated_at]
+function insertChat(row: ChatRow, titleSource: TitleSource): Statement {
+  return ['INSERT INTO chats (id, owner, title, title_source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)', row.id, row.owner, row.title, titleSource, row.created_at, row.updated_at]
 }
 
 export interface Exchange { userMessage: Message, assistantMessage: Message }
@@ -420,9 +423,4 @@ function emptyRow(owner: string, chatId: string, role: 'user' | 'assistant', con
     id: newId(), chat_id: chatId, owner, position: 0, role, content, status,
     error_code: null, error_message: null, model: null, prompt_tokens: null, completion_tokens: null, created_at: now,
   }
-}
-
-function titleFrom(content: string): string {
-  const line = content.trim().replace(/\s+/g, ' ')
-  return line.length > TITLE_FROM_MESSAGE_LENGTH ? `${line.slice(0, TITLE_FROM_MESSAGE_LENGTH - 1).trimEnd()}…` : line
 }

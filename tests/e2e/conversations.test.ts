@@ -132,6 +132,21 @@ describe('search and titles with a model server', () => {
     expect((await getChat(env.client, chat.id)).title).toBe('Cat names')
   })
 
+  it('titles a chat created with its question and its derived title (the web client\'s), never one created with another title', async () => {
+    const asClient = await env.client.json('POST', '/api/chats', { title: 'How do tides work?', content: 'How do tides work?\nIn detail please.' })
+    expect(asClient.status, asClient.text).toBe(201)
+    env.fake.enqueue({ match: r => isTitleRequest(r) && JSON.stringify(r.body.messages).includes('tides work'), chunks: ['Tides explained'] })
+    await waitFinal(env.client, asClient.body.id, asClient.body.messages.at(-1).id)
+    await poll(() => getChat(env.client, asClient.body.id), c => c.title === 'Tides explained', { what: 'the generated title' })
+
+    const named = await env.client.json('POST', '/api/chats', { title: 'Porto weekend', content: 'Plan a trip to Porto' })
+    expect(named.status, named.text).toBe(201)
+    await waitFinal(env.client, named.body.id, named.body.messages.at(-1).id)
+    await new Promise(r => setTimeout(r, 300))
+    expect(env.fake.completions.filter(r => isTitleRequest(r) && JSON.stringify(r.body.messages).includes('Porto'))).toEqual([])
+    expect((await getChat(env.client, named.body.id)).title).toBe('Porto weekend')
+  })
+
   it('keeps the first words as the title when the model fails or the answer did not finish', async () => {
     env.fake.enqueue({ match: isTitleRequest, status: 500 })
     const { chat, assistantMessage } = await chatAndSend(env.client, 'Why is the sky blue?')
