@@ -12,6 +12,8 @@ export const MessageErrorSchema = z.object({ code: z.string(), message: z.string
 export const UsageSchema = z.object({
   promptTokens: z.number().int().nonnegative(),
   completionTokens: z.number().int().nonnegative(),
+  /** Of the completion tokens, those the model spent reasoning, when its server says (docs/reasoning.md). */
+  reasoningTokens: z.number().int().nonnegative().optional(),
 })
 
 export const MessageSchema = z.object({
@@ -19,6 +21,10 @@ export const MessageSchema = z.object({
   chatId: z.string(),
   role: MessageRole,
   content: z.string(),
+  /** An answer's reasoning, apart from its text (docs/reasoning.md); absent when the model showed none. */
+  reasoning: z.string().optional(),
+  /** How long the model thought before answering, in ms; absent while it thinks and without reasoning. */
+  reasoningMs: z.number().int().nonnegative().optional(),
   status: MessageStatus,
   error: MessageErrorSchema.optional(),
   model: z.string().optional(),
@@ -136,7 +142,8 @@ export const ModelsResponseSchema = z.object({
 /** The JSON payloads of the stream's `data:` lines; `[DONE]` is sent as plain text. */
 export const StreamEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('delta'), text: z.string() }),
-  z.object({ type: z.literal('usage'), promptTokens: z.number(), completionTokens: z.number() }),
+  z.object({ type: z.literal('reasoning'), text: z.string() }),
+  z.object({ type: z.literal('usage'), promptTokens: z.number(), completionTokens: z.number(), reasoningTokens: z.number().optional() }),
   z.object({ type: z.literal('error'), code: z.string(), message: z.string() }),
 ])
 

@@ -1,7 +1,13 @@
 import type { H3Event } from 'h3'
 import { isFinalStatus, type Chat, type Message } from '#shared/schemas'
 import { INTERRUPTED, type GenerationJob } from './registry'
-import type { Run, RunFinal } from './run'
+import { storedText, type Run, type RunFinal } from './run'
+
+/** What Continue starts from: the answer's text, reasoning and usage so far. */
+export function continuationOf(answer: Message): NonNullable<GenerationJob['continuation']> {
+  const { content, ...rest } = storedText(answer)
+  return { text: content, ...rest, ...(answer.usage ? { usage: answer.usage } : {}) }
+}
 
 /** The generation settings of `chat`: its own, else the server's defaults. */
 export function jobFor(chat: Pick<Chat, 'id' | 'systemPrompt' | 'temperature'>, owner: string, model: string): GenerationJob {
@@ -57,7 +63,7 @@ async function begin<T>(
   }
   // Continue reuses the answer's id: never while that answer still runs.
   if (await runs.isRunning(answer.id)) return undefined
-  const run = runs.reserve(answer.id, answer.job.owner, answer.job.continuation?.text)
+  const run = runs.reserve(answer.id, answer.job.owner, answer.job.continuation)
   let stored: T | undefined
   try {
     // Another instance took it meanwhile: it writes the answer, readers follow it there.
@@ -116,7 +122,7 @@ export async function adoptAnswer(event: H3Event, owner: string, message: Messag
     if (chat) {
       const model = await modelFor(chat, undefined, message)
       // A pending answer that already has text was reopened by Continue: it goes on from there.
-      const continuation = message.content ? { text: message.content, usage: message.usage } : undefined
+      const continuation = message.content ? continuationOf(message) : undefined
       const job = { ...jobFor(chat, owner, model), ...(continuation ? { continuation } : {}) }
       await startAnswer(event, { id: message.id, job }, async () => message, { fromStream: true })
       setResponseStatus(event, 200, 'OK')

@@ -15,6 +15,7 @@ export async function demoFetch(input: string | URL | Request, init?: RequestIni
   }
   const body = JSON.parse(String(init?.body ?? '{}')) as { messages?: { role: string, content: string }[] }
   const tokens = tokenize(answerTo(body.messages ?? []))
+  const thoughts = tokenize(reasoningFor(body.messages ?? []))
   const promptTokens = Math.ceil(JSON.stringify(body.messages ?? []).length / 4)
   const signal = init?.signal ?? undefined
   const delay = useFlumeConfig().demoDelayMs
@@ -29,6 +30,11 @@ export async function demoFetch(input: string | URL | Request, init?: RequestIni
     async start(controller) {
       try {
         controller.enqueue(chunk({ role: 'assistant', content: '' }, null))
+        // Where DeepSeek, vLLM and llama.cpp put reasoning (docs/reasoning.md).
+        for (const token of thoughts) {
+          await sleep(delay, signal)
+          controller.enqueue(chunk({ reasoning_content: token }, null))
+        }
         for (const token of tokens) {
           await sleep(delay, signal)
           controller.enqueue(chunk({ content: token }, null))
@@ -36,7 +42,12 @@ export async function demoFetch(input: string | URL | Request, init?: RequestIni
         controller.enqueue(chunk({}, 'stop'))
         controller.enqueue(frame({
           id, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: DEMO_MODEL, choices: [],
-          usage: { prompt_tokens: promptTokens, completion_tokens: tokens.length, total_tokens: promptTokens + tokens.length },
+          usage: {
+            prompt_tokens: promptTokens,
+            completion_tokens: thoughts.length + tokens.length,
+            total_tokens: promptTokens + thoughts.length + tokens.length,
+            ...(thoughts.length ? { completion_tokens_details: { reasoning_tokens: thoughts.length } } : {}),
+          },
         }))
         controller.enqueue(encoder.encode('data: [DONE]\n\n'))
         controller.close()
@@ -77,6 +88,25 @@ function answerTo(messages: { role: string, content: string }[]): string {
   return written && answer.startsWith(written) ? answer.slice(written.length) : answer
 }
 
+/** A question that asks the demo to think ("think", "reason", "step by step"): it reasons before it answers. */
+const ASKS_TO_THINK = /\b(?:think|thinking|reason|reasoning)\b|step[ -]by[ -]step/i
+
+/**
+ * The demo's reasoning (docs/reasoning.md): a short one, only when the question asks for it and
+ * not when continuing (its reasoning came before the part already written).
+ */
+function reasoningFor(messages: { role: string, content: string }[]): string {
+  const last = messages.at(-1)
+  if (last?.role !== 'user' || last.content === CONTINUE_INSTRUCTION || !ASKS_TO_THINK.test(last.content)) return ''
+  const words = last.content.trim().split(/\s+/).length
+  return `The person asks me to think before answering, in ${words} word${words === 1 ? '' : 's'}. \
+I am the demo model, so I have no real knowledge to draw on. \
+What I can do is show how reasoning streams: this text arrives as \`reasoning_content\` deltas, \
+the way DeepSeek, vLLM and llama.cpp send it, and Flume keeps it apart from the answer. \
+It is stored with the answer, resumes after a reload, and is never sent back to the model. \
+Now I will write the usual demo answer.`
+}
+
 /** Word-sized pieces with their whitespace, like a real model's tokens. */
 function tokenize(text: string): string[] {
   return text.match(/\s*\S{1,12}|\s+/g) ?? []
@@ -114,6 +144,7 @@ FLUME_MODEL=llama3.2
 - **Reload the page** while I'm writing: the answer carries on where it was.
 - Press **Stop**: generation ends on the server, and the text so far is kept. **Continue** goes on from there.
 - Open this chat in a **second tab**: both follow the same answer.
+- Ask me to **think** (\`Think step by step: …\`): I reason first, and you watch the thinking stream.
 
 Happy chatting!`
 }

@@ -1,19 +1,19 @@
 import type { Usage } from '#shared/schemas'
 import { isFinalStatus } from '#shared/schemas'
 import type { SavedAnswer } from '../storage/store'
-import { generate } from './generate'
+import { STORAGE_LOST, generate } from './generate'
 import { INTERRUPTED, type GenerationIO, type GenerationJob, type RunRegistry } from './registry'
-import { Run, type RunFinal, type RunReader } from './run'
+import { Run, storedText, type AnswerText, type ReadResult, type RunFinal, type RunReader, type RunSeed } from './run'
 
 /** What the edge registry needs from the database beyond `GenerationIO`. */
 export interface EdgeIO {
-  /** Saves a running answer's text, or only its heartbeat (`content` undefined); false when it is not running any more. */
-  save: (messageId: string, content?: string) => Promise<boolean>
+  /** Saves a running answer's text, or only its heartbeat (`text` undefined); false when it is not running any more. */
+  save: (messageId: string, text?: AnswerText) => Promise<boolean>
   load: (messageId: string) => Promise<SavedAnswer | undefined>
   /** Ends a running answer keeping its saved text; with `heartbeatAt`, only if its writer has not saved since. */
   end: (messageId: string, final: RunFinal, heartbeatAt?: number) => Promise<boolean>
   /** Stores the text of an answer stopped from elsewhere, if it still has the text `saved`. */
-  completeStopped: (messageId: string, content: string, saved: string, usage?: Usage) => Promise<boolean>
+  completeStopped: (messageId: string, text: AnswerText, saved: string, usage?: Usage) => Promise<boolean>
 }
 
 /**
@@ -40,7 +40,7 @@ export class EdgeRunRegistry implements RunRegistry {
     return this.runs.size
   }
 
-  reserve(messageId: string, owner: string, seed?: string): Run {
+  reserve(messageId: string, owner: string, seed?: RunSeed): Run {
     const run = new Run(messageId, owner, seed)
     this.runs.set(messageId, run)
     return run
@@ -54,12 +54,15 @@ export class EdgeRunRegistry implements RunRegistry {
     let saved = run.text()
     let stoppedElsewhere = false
     let saving: Promise<void> | undefined
+    let failingSince: number | undefined
     const save = async () => {
-      const content = run.dirty ? run.text() : undefined
+      const text = run.dirty ? run.snapshot() : undefined
       run.dirty = false
       try {
-        if (await this.edge.save(run.messageId, content)) {
-          if (content !== undefined) saved = content
+        const running = await this.edge.save(run.messageId, text)
+        failingSince = undefined
+        if (running) {
+          if (text !== undefined) saved = text.content
         }
         else if (!run.final) {
           stoppedElsewhere = true
@@ -67,8 +70,11 @@ export class EdgeRunRegistry implements RunRegistry {
         }
       }
       catch (error) {
-        if (content !== undefined) run.dirty = true
+        if (text !== undefined) run.dirty = true
         this.log.error(`[flume] saving answer ${run.messageId} failed; retrying on the next tick`, error)
+        failingSince ??= Date.now()
+        const grace = this.io.storageGraceMs
+        if (grace !== undefined && Date.now() - failingSince >= grace) run.fail(STORAGE_LOST)
       }
     }
     // One timer per run, made by the request that generates it: a timer outlives neither.
@@ -81,7 +87,7 @@ export class EdgeRunRegistry implements RunRegistry {
         clearInterval(timer)
         await saving
         await this.io.finish(messageId, final)
-        if (stoppedElsewhere && final.status === 'stopped') await this.edge.completeStopped(messageId, final.content, saved, final.usage)
+        if (stoppedElsewhere && final.status === 'stopped') await this.edge.completeStopped(messageId, storedText(final), saved, final.usage)
       },
     }
     return generate(run, job, io).then(
@@ -97,10 +103,10 @@ export class EdgeRunRegistry implements RunRegistry {
     return this.written(await this.edge.load(messageId))
   }
 
-  async attach(messageId: string, offset: number): Promise<RunReader | undefined> {
+  async attach(messageId: string, offset: number, reasoningOffset?: number): Promise<RunReader | undefined> {
     const local = this.runs.get(messageId)
-    if (local) return local.reader(offset)
-    return this.written(await this.edge.load(messageId)) ? this.follow(messageId, offset) : undefined
+    if (local) return local.reader(offset, reasoningOffset)
+    return this.written(await this.edge.load(messageId)) ? this.follow(messageId, offset, reasoningOffset) : undefined
   }
 
   async stop(messageId: string): Promise<boolean> {
@@ -145,8 +151,10 @@ export class EdgeRunRegistry implements RunRegistry {
    * one of them may come back here. An answer that went back to
    * `pending` (reopened) lets the reader go without an end: it reconnects and starts it.
    */
-  private follow(messageId: string, offset: number): RunReader {
+  private follow(messageId: string, offset: number, reasoningOffset?: number): RunReader {
     let position = Math.max(0, offset)
+    let thought = reasoningOffset === undefined ? undefined : Math.max(0, reasoningOffset)
+    const at = (result: ReadResult): ReadResult => (thought ? { ...result, reasoningOffset: thought } : result)
     let closed = false
     let wake: (() => void) | undefined
     const pause = () => new Promise<void>((resolve) => {
@@ -166,13 +174,17 @@ export class EdgeRunRegistry implements RunRegistry {
       },
       next: async () => {
         for (;;) {
-          if (closed) return { text: '', offset: position }
+          if (closed) return at({ text: '', offset: position })
           const saved = await this.edge.load(messageId)
-          if (!saved) return { text: '', offset: position, final: { status: 'stopped' } }
-          if (saved.content.length > position) {
+          if (!saved) return at({ text: '', offset: position, final: { status: 'stopped' } })
+          const savedReasoning = saved.reasoning ?? ''
+          const reasoning = thought !== undefined && savedReasoning.length > thought ? savedReasoning.slice(thought) : ''
+          if (reasoning || saved.content.length > position) {
             const text = saved.content.slice(position)
-            position = saved.content.length
-            return { text, offset: position }
+            position = Math.max(position, saved.content.length)
+            if (!reasoning) return at({ text, offset: position })
+            thought = savedReasoning.length
+            return at({ text, offset: position, reasoning })
           }
           if (isFinalStatus(saved.status)) {
             const final: RunFinal = {
@@ -180,9 +192,9 @@ export class EdgeRunRegistry implements RunRegistry {
               ...(saved.error ? { error: saved.error } : {}),
               ...(saved.usage ? { usage: saved.usage } : {}),
             }
-            return { text: '', offset: position, final }
+            return at({ text: '', offset: position, final })
           }
-          if (saved.status === 'pending') return { text: '', offset: position, abandoned: true }
+          if (saved.status === 'pending') return at({ text: '', offset: position, abandoned: true })
           if (!this.written(saved)) {
             await this.settle(messageId, INTERRUPTED)
             continue

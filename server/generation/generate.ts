@@ -36,6 +36,7 @@ export async function generate(run: Run, job: GenerationJob, io: GenerationIO): 
     try {
       for await (const part of io.complete({ model: job.model, messages, temperature: job.temperature, signal })) {
         if (part.type === 'delta') run.append(part.text)
+        else if (part.type === 'reasoning') run.appendReasoning(part.text)
         else usage = addUsage(job.continuation?.usage, part)
       }
       if (signal.aborted) status = 'stopped'
@@ -56,6 +57,10 @@ export async function generate(run: Run, job: GenerationJob, io: GenerationIO): 
     status = 'error'
     error = { code: 'interrupted', message: INTERRUPTED_MESSAGE }
   }
+  else if (run.failure) {
+    status = 'error'
+    error = run.failure
+  }
   const final: RunFinal = { status, ...(error ? { error } : {}), ...(usage ? { usage } : {}) }
   const failed = await storeFinal(run, final, io)
   // Readers get their final frames now, from memory, even while the database refuses the final
@@ -73,6 +78,12 @@ export async function generate(run: Run, job: GenerationJob, io: GenerationIO): 
 
 export const STORAGE_UNAVAILABLE_MESSAGE = 'The answer could not start: the server\'s database did not answer. Retry in a moment.'
 
+/** Why an answer is cut short when its text cannot be saved for FLUME_STORAGE_GRACE_MS. */
+export const STORAGE_LOST: MessageError = {
+  code: 'storage_unavailable',
+  message: 'The answer was cut short: the server\'s database stopped taking writes. The text so far is kept; Continue or Retry once the server is back.',
+}
+
 /** Backoff of the final state's retries: from the first, doubling up to the last. */
 export const FINAL_RETRY_MS = { first: 100, max: 5000 }
 /** While the database refuses writes, the same complaint goes to the log at most this often. */
@@ -81,7 +92,7 @@ export const DB_COMPLAINT_EVERY_MS = 30_000
 /** Undefined once stored. */
 async function storeFinal(run: Run, final: RunFinal, io: GenerationIO): Promise<{ error: unknown } | undefined> {
   try {
-    await io.finish(run.messageId, { content: run.text(), ...final })
+    await io.finish(run.messageId, { ...run.snapshot(), ...final })
     return undefined
   }
   catch (error) {

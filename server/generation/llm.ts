@@ -3,6 +3,7 @@ import type OpenAI from 'openai'
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai'
 
 import type { UpstreamErrorCode } from '#shared/codes'
+import { ThinkSplitter, reasoningOf, type ReasoningField } from './reasoning'
 
 export type { UpstreamErrorCode }
 
@@ -16,7 +17,8 @@ export class UpstreamError extends Error {
 
 export type CompletionPart
   = | { type: 'delta', text: string }
-    | { type: 'usage', promptTokens: number, completionTokens: number }
+    | { type: 'reasoning', text: string }
+    | { type: 'usage', promptTokens: number, completionTokens: number, reasoningTokens?: number }
 
 export interface ChatTurn { role: 'system' | 'user' | 'assistant', content: string }
 
@@ -34,8 +36,8 @@ export interface CompletionRequest {
 }
 
 interface ChunkPayload {
-  choices?: { delta?: { content?: unknown }, finish_reason?: string | null }[]
-  usage?: { prompt_tokens?: number, completion_tokens?: number } | null
+  choices?: { delta?: { content?: unknown } & Record<string, unknown>, finish_reason?: string | null }[]
+  usage?: { prompt_tokens?: number, completion_tokens?: number, completion_tokens_details?: { reasoning_tokens?: unknown } | null } | null
   error?: { message?: string } | string
 }
 
@@ -54,7 +56,8 @@ const LEFT = new Error('The completion stream was left.')
 
 /**
  * The one place that talks to the model: an async generator over the openai SDK's streaming
- * chat completion. Yields text deltas and, last, the usage record. Knows nothing of HTTP.
+ * chat completion. Yields text and reasoning deltas (reasoning.ts: wherever the server puts it)
+ * and, last, the usage record. Knows nothing of HTTP.
  * Ends quietly when `signal` aborts; every other failure is thrown as an UpstreamError.
  *
  * The SDK makes the request (auth, retries, timeouts, typed errors for bad statuses); the body is
@@ -75,6 +78,9 @@ export async function* streamCompletion(req: CompletionRequest): AsyncGenerator<
   let timer: ReturnType<typeof setTimeout> | undefined
 
   let text = ''
+  let reasoning = ''
+  const think = new ThinkSplitter()
+  const reasoningField: { current?: ReasoningField } = {}
   let usage: CompletionPart | undefined
   let failure: UpstreamError | undefined
   let finished = false
@@ -108,15 +114,27 @@ export async function* streamCompletion(req: CompletionRequest): AsyncGenerator<
         return
       }
       const choice = Array.isArray(payload.choices) ? payload.choices[0] : undefined
-      const content = choice?.delta?.content
-      if (typeof content === 'string') text += content
+      const delta = choice?.delta && typeof choice.delta === 'object' ? choice.delta : undefined
+      const content = delta?.content
+      if (delta) reasoning += reasoningOf(delta, reasoningField)
+      if (typeof content === 'string') {
+        const parts = think.push(content)
+        reasoning += parts.reasoning
+        text += parts.answer
+      }
       else if (content !== undefined && content !== null) {
         failure = malformed()
         return
       }
       if (choice?.finish_reason) ended = true
       if (payload.usage) {
-        usage = { type: 'usage', promptTokens: payload.usage.prompt_tokens ?? 0, completionTokens: payload.usage.completion_tokens ?? 0 }
+        const thought = payload.usage.completion_tokens_details?.reasoning_tokens
+        usage = {
+          type: 'usage',
+          promptTokens: payload.usage.prompt_tokens ?? 0,
+          completionTokens: payload.usage.completion_tokens ?? 0,
+          ...(typeof thought === 'number' && thought > 0 ? { reasoningTokens: thought } : {}),
+        }
       }
     },
   })
@@ -142,6 +160,10 @@ export async function* streamCompletion(req: CompletionRequest): AsyncGenerator<
       timer.refresh()
       if (done) break
       parser.feed(decoder.decode(value, { stream: true }))
+      if (reasoning) {
+        yield { type: 'reasoning', text: reasoning }
+        reasoning = ''
+      }
       if (text) {
         yield { type: 'delta', text }
         text = ''
@@ -154,6 +176,10 @@ export async function* streamCompletion(req: CompletionRequest): AsyncGenerator<
     // The body ended cleanly but the answer did not: the connection was cut (a proxy's timeout,
     // a crashed server behind a balancer). The text so far is kept.
     if (!finished && !ended) throw new UpstreamError('upstream_unavailable', 'The connection to the model server was lost mid-answer. Retry to get a full answer.')
+    // What an unfinished `<think>` tag held back.
+    const rest = think.flush()
+    if (rest.reasoning) yield { type: 'reasoning', text: rest.reasoning }
+    if (rest.answer) yield { type: 'delta', text: rest.answer }
     if (usage) yield usage
   }
   catch (error) {

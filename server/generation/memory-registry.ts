@@ -1,6 +1,6 @@
-import { complaints, generate } from './generate'
+import { STORAGE_LOST, complaints, generate } from './generate'
 import type { GenerationIO, GenerationJob, RunRegistry } from './registry'
-import { Run, type RunFinal, type RunReader } from './run'
+import { Run, storedText, type RunFinal, type RunReader, type RunSeed } from './run'
 
 /** Runs in this process's memory: one server instance (the default). */
 export class MemoryRunRegistry implements RunRegistry {
@@ -9,6 +9,8 @@ export class MemoryRunRegistry implements RunRegistry {
   private readonly launched = new Map<Run, Promise<RunFinal>>()
   private saver: ReturnType<typeof setInterval> | undefined
   private saving = false
+  /** Since when saves have been failing (undefined: the last one worked). */
+  private failingSince?: number
   private readonly log: Pick<Console, 'warn' | 'error'>
   private readonly complainOfSaves: (message: string, error?: unknown) => void
 
@@ -21,7 +23,7 @@ export class MemoryRunRegistry implements RunRegistry {
     return this.runs.size
   }
 
-  reserve(messageId: string, owner: string, seed?: string): Run {
+  reserve(messageId: string, owner: string, seed?: RunSeed): Run {
     const run = new Run(messageId, owner, seed)
     this.runs.set(messageId, run)
     return run
@@ -51,8 +53,8 @@ export class MemoryRunRegistry implements RunRegistry {
     return this.runs.has(messageId)
   }
 
-  async attach(messageId: string, offset: number): Promise<RunReader | undefined> {
-    return this.runs.get(messageId)?.reader(offset)
+  async attach(messageId: string, offset: number, reasoningOffset?: number): Promise<RunReader | undefined> {
+    return this.runs.get(messageId)?.reader(offset, reasoningOffset)
   }
 
   async stop(messageId: string): Promise<boolean> {
@@ -67,7 +69,7 @@ export class MemoryRunRegistry implements RunRegistry {
     if (this.runs.has(messageId)) return false
     const stored = await this.io.load(messageId)
     if (!stored || (stored.status !== 'pending' && stored.status !== 'streaming')) return true
-    await this.io.finish(messageId, { content: stored.content, ...(stored.usage ? { usage: stored.usage } : {}), ...final })
+    await this.io.finish(messageId, { ...storedText(stored), ...(stored.usage ? { usage: stored.usage } : {}), ...final })
     return true
   }
 
@@ -86,11 +88,20 @@ export class MemoryRunRegistry implements RunRegistry {
     const dirty = [...this.runs.values()].filter(run => run.dirty && !run.final)
     try {
       for (const run of dirty) run.dirty = false
-      await this.io.saveProgress(dirty.map(run => ({ id: run.messageId, content: run.text() })))
+      await this.io.saveProgress(dirty.map(run => ({ id: run.messageId, ...run.snapshot() })))
+      this.failingSince = undefined
     }
     catch (error) {
       this.complainOfSaves('[flume] saving running answers failed; retrying on every tick (their readers get the text from memory)', error)
       for (const run of dirty) run.dirty = true
+      this.failingSince ??= Date.now()
+      const grace = this.io.storageGraceMs
+      // An outage that outlasts the grace: the answers that cannot be saved end here, with what
+      // their readers have, rather than go on (and cost) with nowhere to keep their text.
+      if (grace !== undefined && Date.now() - this.failingSince >= grace) {
+        this.log.error(`[flume] the database has refused writes for ${Date.now() - this.failingSince} ms; ending ${dirty.length} running answer(s) as storage_unavailable`)
+        for (const run of dirty) run.fail(STORAGE_LOST)
+      }
     }
     finally {
       this.saving = false

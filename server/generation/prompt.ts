@@ -24,8 +24,10 @@ export function withinBudget(history: ChatTurn[], budget: number): ChatTurn[] {
 
 /** A continued answer counts the tokens of every call that wrote it. */
 export function addUsage(before: Usage | undefined, part: Usage): Usage {
+  const reasoningTokens = (before?.reasoningTokens ?? 0) + (part.reasoningTokens ?? 0)
   return {
     promptTokens: (before?.promptTokens ?? 0) + part.promptTokens,
     completionTokens: (before?.completionTokens ?? 0) + part.completionTokens,
+    ...(reasoningTokens ? { reasoningTokens } : {}),
   }
 }

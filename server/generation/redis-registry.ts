@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import Redis from 'ioredis'
 import { MemoryRunRegistry } from './memory-registry'
 import { INTERRUPTED, type GenerationIO, type GenerationJob, type RunRegistry } from './registry'
-import { Run, type RunFinal, type RunReader } from './run'
+import type { StreamPosition } from '#shared/stream-id'
+import { Run, storedText, type AnswerText, type RunFinal, type RunReader, type RunSeed } from './run'
 
 export interface RedisRunRegistryOptions {
   url: string
@@ -26,14 +27,14 @@ const SCRIPTS = {
   flumeTake: `
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
 redis.call('DEL', KEYS[2])
-redis.call('XADD', KEYS[2], '*', 'o', ARGV[3], 't', ARGV[4])
+redis.call('XADD', KEYS[2], '*', 'o', ARGV[3], 't', ARGV[4], 'ro', ARGV[8], 'r', ARGV[9])
 redis.call('PEXPIRE', KEYS[2], ARGV[7])
 redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
 return 1`,
-  /** Appends text, only while the lease is the caller's (a writer that lost it must not write). */
+  /** Appends text and reasoning, only while the lease is the caller's (a writer that lost it must not write). */
   flumeAppend: `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('XADD', KEYS[2], '*', 'o', ARGV[2], 't', ARGV[3])
+redis.call('XADD', KEYS[2], '*', 'o', ARGV[2], 't', ARGV[3], 'ro', ARGV[4], 'r', ARGV[5])
 return 1`,
   /**
    * The last entry: the final state (`f`, once it is stored) or an abandoned run (`a`: it was not
@@ -47,6 +48,10 @@ if holder and holder ~= ARGV[1] then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 1 then
   local fields = {'o', ARGV[3]}
   if ARGV[4] ~= '' then fields[#fields + 1] = 't'; fields[#fields + 1] = ARGV[4] end
+  if ARGV[8] ~= '' then
+    fields[#fields + 1] = 'ro'; fields[#fields + 1] = ARGV[7]
+    fields[#fields + 1] = 'r'; fields[#fields + 1] = ARGV[8]
+  end
   if ARGV[5] ~= '' then fields[#fields + 1] = 'f'; fields[#fields + 1] = ARGV[5]
   else fields[#fields + 1] = 'a'; fields[#fields + 1] = '1' end
   redis.call('XADD', KEYS[2], '*', unpack(fields))
@@ -100,7 +105,8 @@ const READ_COUNT = 512
  *
  * - The instance that writes an answer holds its lease (`lease:<id>`, SET NX, renewed every third
  *   of FLUME_LEASE_MS); it is taken before the database claim, so two instances never both write.
- * - Its text goes to a Redis Stream (`run:<id>`): entries carry the text and the offset after it,
+ * - Its text goes to a Redis Stream (`run:<id>`): entries carry the text and the offset after it
+ *   (and the reasoning and its offset: docs/reasoning.md),
  *   coalesced per event-loop turn; the first is the text the answer starts from (Continue), the last
  *   the final state, added once that is stored. Then the stream expires and the lease goes.
  * - Readers on the writing instance read its Run in memory, as with one process. Elsewhere a reader
@@ -129,8 +135,8 @@ export class RedisRunRegistry implements RunRegistry {
   private readonly taking = new Map<string, Promise<boolean>>()
   /** Runs whose lease this instance holds. */
   private readonly leased = new Map<string, Run>()
-  /** Offset up to which each leased run's text is in its stream. */
-  private readonly published = new Map<string, number>()
+  /** Offsets up to which each leased run's text and reasoning are in its stream. */
+  private readonly published = new Map<string, StreamPosition>()
   private readonly unpublished = new Set<Run>()
   private publishing = false
 
@@ -188,7 +194,7 @@ export class RedisRunRegistry implements RunRegistry {
    * The lease is taken here, before the message is stored: once another instance can see the
    * answer `pending` in the database, it also sees who writes it (and follows it, not adopts it).
    */
-  reserve(messageId: string, owner: string, seed?: string): Run {
+  reserve(messageId: string, owner: string, seed?: RunSeed): Run {
     const run = this.local.reserve(messageId, owner, seed)
     this.own.set(messageId, run)
     run.onAppend = r => this.schedulePublish(r)
@@ -230,13 +236,13 @@ export class RedisRunRegistry implements RunRegistry {
     return await this.local.isRunning(messageId) || (await this.redis.exists(this.key('lease', messageId))) === 1
   }
 
-  async attach(messageId: string, offset: number): Promise<RunReader | undefined> {
-    const here = await this.local.attach(messageId, offset)
+  async attach(messageId: string, offset: number, reasoningOffset?: number): Promise<RunReader | undefined> {
+    const here = await this.local.attach(messageId, offset, reasoningOffset)
     if (here) return here
     const mirror = await this.follow(messageId)
     // Ended already: the database has it, final frames and the 204 rule included.
     if (!mirror || mirror.run.final || mirror.run.abandoned) return undefined
-    return mirror.run.reader(offset)
+    return mirror.run.reader(offset, reasoningOffset)
   }
 
   async stop(messageId: string): Promise<boolean> {
@@ -259,7 +265,7 @@ export class RedisRunRegistry implements RunRegistry {
     const token = `${this.instanceId}/settle/${randomBytes(4).toString('hex')}`
     // Holding the lease while settling: nobody starts writing the answer meanwhile.
     if (await this.redis.set(lease, token, 'PX', this.leaseMs, 'NX') !== 'OK') return false
-    let content: string | undefined
+    let text: AnswerText | undefined
     let ending = final
     try {
       const [stored, entries] = await Promise.all([
@@ -270,23 +276,30 @@ export class RedisRunRegistry implements RunRegistry {
       for (const [, fields] of entries) applyEntry(streamed, fields)
       if (stored?.status === 'pending' || stored?.status === 'streaming') {
         // The most text known: the stream's, unless the database got further before the writer died.
-        content = stored.content.length > streamed.length ? stored.content : streamed.text()
+        const saved = storedText(stored)
+        const reasoning = (stored.reasoning?.length ?? 0) > streamed.reasoningLength ? stored.reasoning : streamed.reasoning()
+        text = {
+          ...saved,
+          content: stored.content.length > streamed.length ? stored.content : streamed.text(),
+          ...(reasoning ? { reasoning } : {}),
+        }
         if (stored.usage && !final.usage) ending = { ...final, usage: stored.usage }
-        await this.io.finish(messageId, { content, ...ending })
+        await this.io.finish(messageId, { ...text, ...ending })
       }
       else if (stored) {
-        content = stored.content
+        text = stored
         ending = { status: stored.status as RunFinal['status'] }
       }
       else {
-        content = streamed.text()
+        text = streamed.snapshot()
       }
-      const extra = content.length > streamed.length && content.startsWith(streamed.text()) ? content.slice(streamed.length) : ''
+      const extra = beyond(streamed.text(), text.content)
+      const extraReasoning = beyond(streamed.reasoning(), text.reasoning ?? '')
       if (streamed.final) {
         await this.dropLease(messageId, token)
       }
       else {
-        await this.script('flumeEnd', this.keysOf(messageId), [token, messageId, streamed.length + extra.length, extra, JSON.stringify(ending), this.finishedTtlMs])
+        await this.script('flumeEnd', this.keysOf(messageId), [token, messageId, streamed.length + extra.length, extra, JSON.stringify(ending), this.finishedTtlMs, streamed.reasoningLength + extraReasoning.length, extraReasoning])
       }
     }
     catch (error) {
@@ -324,10 +337,11 @@ export class RedisRunRegistry implements RunRegistry {
   /** Takes the lease and starts the answer's stream anew with its text so far; false if another instance holds it. */
   private async take(run: Run): Promise<boolean> {
     const seed = run.text()
-    const took = await this.script('flumeTake', this.keysOf(run.messageId), [this.instanceId, this.leaseMs, seed.length, seed, run.messageId, Date.now(), LIVE_STREAM_TTL_MS])
+    const reasoning = run.reasoning()
+    const took = await this.script('flumeTake', this.keysOf(run.messageId), [this.instanceId, this.leaseMs, seed.length, seed, run.messageId, Date.now(), LIVE_STREAM_TTL_MS, reasoning.length, reasoning])
     if (took !== 1) return false
     this.leased.set(run.messageId, run)
-    this.published.set(run.messageId, seed.length)
+    this.published.set(run.messageId, { answer: seed.length, reasoning: reasoning.length })
     return true
   }
 
@@ -345,23 +359,23 @@ export class RedisRunRegistry implements RunRegistry {
   private async giveUp(run: Run) {
     const { messageId } = run
     if (this.leased.get(messageId) !== run) return
-    const from = this.published.get(messageId) ?? 0
+    const from = this.published.get(messageId)?.answer ?? 0
     this.leased.delete(messageId)
     this.published.delete(messageId)
-    await this.script('flumeEnd', this.keysOf(messageId), [this.instanceId, messageId, from, '', '', this.finishedTtlMs])
+    await this.script('flumeEnd', this.keysOf(messageId), [this.instanceId, messageId, from, '', '', this.finishedTtlMs, 0, ''])
       .catch(error => this.log.warn(`[flume] could not let go of ${messageId}:`, (error as Error).message))
   }
 
   /** The final state goes to the database, then to the stream for readers on other instances. */
-  private async finish(messageId: string, final: RunFinal & { content: string }) {
+  private async finish(messageId: string, final: RunFinal & AnswerText) {
     await this.io.finish(messageId, final)
     const from = this.published.get(messageId)
     this.leased.delete(messageId)
     this.published.delete(messageId)
     if (from === undefined) return
-    const { content, ...state } = final
+    const { content, reasoning = '', reasoningMs: _, ...state } = final
     try {
-      await this.script('flumeEnd', this.keysOf(messageId), [this.instanceId, messageId, content.length, content.slice(from), JSON.stringify(state), this.finishedTtlMs])
+      await this.script('flumeEnd', this.keysOf(messageId), [this.instanceId, messageId, content.length, content.slice(from.answer), JSON.stringify(state), this.finishedTtlMs, reasoning.length, reasoning.slice(from.reasoning)])
     }
     catch (error) {
       // Stored all the same; readers elsewhere end when the lease runs out (check()).
@@ -383,9 +397,10 @@ export class RedisRunRegistry implements RunRegistry {
     this.unpublished.clear()
     for (const run of runs) {
       const from = this.published.get(run.messageId)
-      if (from === undefined || run.final || this.leased.get(run.messageId) !== run || run.length <= from) continue
-      this.published.set(run.messageId, run.length)
-      this.script('flumeAppend', [this.key('lease', run.messageId), this.key('run', run.messageId)], [this.instanceId, run.length, run.textFrom(from)])
+      if (from === undefined || run.final || this.leased.get(run.messageId) !== run) continue
+      if (run.length <= from.answer && run.reasoningLength <= from.reasoning) continue
+      this.published.set(run.messageId, { answer: run.length, reasoning: run.reasoningLength })
+      this.script('flumeAppend', [this.key('lease', run.messageId), this.key('run', run.messageId)], [this.instanceId, run.length, run.textFrom(from.answer), run.reasoningLength, run.reasoningFrom(from.reasoning)])
         .catch(error => this.log.warn(`[flume] could not publish text of ${run.messageId}:`, (error as Error).message))
     }
   }
@@ -565,12 +580,15 @@ export class RedisRunRegistry implements RunRegistry {
 }
 
 /**
- * Applies one stream entry to a run: text (`t`) that ends at offset `o`, then the final state
- * (`f`) or an abandoned run (`a`). Text it already has is skipped; false on a gap.
+ * Applies one stream entry to a run: reasoning (`r`) that ends at offset `ro`, text (`t`) that
+ * ends at offset `o`, then the final state (`f`) or an abandoned run (`a`). What it already has is
+ * skipped; false on a gap.
  */
 function applyEntry(run: Run, fields: string[]): boolean {
   let offset = 0
   let text = ''
+  let reasoningOffset = 0
+  let reasoning = ''
   let final: RunFinal | undefined
   let abandoned = false
   for (let i = 0; i + 1 < fields.length; i += 2) {
@@ -580,15 +598,26 @@ function applyEntry(run: Run, fields: string[]): boolean {
         break
       case 't': text = value
         break
+      case 'ro': reasoningOffset = Number(value)
+        break
+      case 'r': reasoning = value
+        break
       case 'f': final = JSON.parse(value) as RunFinal
         break
       case 'a': abandoned = true
     }
   }
+  const thoughtFrom = reasoningOffset - reasoning.length
   const start = offset - text.length
-  if (start > run.length) return false
+  if (start > run.length || thoughtFrom > run.reasoningLength) return false
+  if (reasoningOffset > run.reasoningLength) run.appendReasoning(reasoning.slice(run.reasoningLength - thoughtFrom))
   if (offset > run.length) run.append(text.slice(run.length - start))
   if (final) run.end(final)
   else if (abandoned) run.abandon()
   return true
+}
+
+/** What `whole` has after `known`, when it goes on from it; '' otherwise. */
+function beyond(known: string, whole: string): string {
+  return whole.length > known.length && whole.startsWith(known) ? whole.slice(known.length) : ''
 }

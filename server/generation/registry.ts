@@ -1,6 +1,6 @@
 import type { Usage } from '#shared/schemas'
 import type { ChatTurn, CompletionPart } from './llm'
-import type { Run, RunFinal, RunReader } from './run'
+import type { AnswerText, Run, RunFinal, RunReader, RunSeed } from './run'
 
 export const INTERRUPTED_MESSAGE = 'The server restarted while this answer was being written. Retry to get a full answer.'
 
@@ -13,8 +13,8 @@ export interface GenerationJob {
   model: string
   systemPrompt?: string
   temperature?: number
-  /** Continue: the answer's text so far (the run is seeded with it) and the tokens it already used. */
-  continuation?: { text: string, usage?: Usage }
+  /** Continue: the answer's text (and reasoning) so far, which the run is seeded with, and the tokens it already used. */
+  continuation?: { text: string, reasoning?: string, reasoningMs?: number, usage?: Usage }
 }
 
 /**
@@ -24,7 +24,7 @@ export interface GenerationJob {
  */
 export interface RunRegistry {
   /** Registers the run of an assistant message before the message is stored, so no reader can miss it. */
-  reserve: (messageId: string, owner: string, seed?: string) => Run
+  reserve: (messageId: string, owner: string, seed?: RunSeed) => Run
   /**
    * Resolves once this instance may write the reserved answer (a shared registry's lease): true
    * before its message is stored, so another instance that sees it also sees who writes it; false
@@ -37,8 +37,11 @@ export interface RunRegistry {
   launch: (run: Run, job: GenerationJob) => Promise<RunFinal>
   /** Whether the answer is being written, here or by any other instance. */
   isRunning: (messageId: string) => Promise<boolean>
-  /** A reader of the running answer from `offset`, wherever it is written; undefined if none runs. */
-  attach: (messageId: string, offset: number) => Promise<RunReader | undefined>
+  /**
+   * A reader of the running answer from `offset`, wherever it is written; undefined if none runs.
+   * With `reasoningOffset`, it reads the reasoning too from there (Run.reader).
+   */
+  attach: (messageId: string, offset: number, reasoningOffset?: number) => Promise<RunReader | undefined>
   /** Aborts the upstream request, wherever it runs, and waits until the final state is stored; false if nothing ran. */
   stop: (messageId: string) => Promise<boolean>
   /**
@@ -66,15 +69,20 @@ export interface RunRegistry {
 /** What a generation needs from the outside world: the model and the database. */
 export interface GenerationIO {
   saveIntervalMs: number
+  /**
+   * Mid-answer, how long saves may keep failing (the database refuses writes) before the answer is
+   * cut short with `storage_unavailable` (docs/answer-limits.md). Absent: never.
+   */
+  storageGraceMs?: number
   complete: (request: { model: string, messages: ChatTurn[], temperature?: number, signal: AbortSignal }) => AsyncIterable<CompletionPart>
   /** Marks the pending answer as being written; false when it is no longer pending (taken, stopped or gone). */
   claim: (messageId: string) => Promise<boolean>
   history: (job: GenerationJob, messageId: string) => Promise<ChatTurn[]>
-  saveProgress: (items: { id: string, content: string }[]) => Promise<unknown>
+  saveProgress: (items: ({ id: string } & AnswerText)[]) => Promise<unknown>
   /** Stores the final state, only while the answer is still running (never over one that ended meanwhile). */
-  finish: (messageId: string, final: RunFinal & { content: string }) => Promise<void>
+  finish: (messageId: string, final: RunFinal & AnswerText) => Promise<void>
   /** The stored text, status and usage of an answer (settling one nobody writes). */
-  load: (messageId: string) => Promise<{ content: string, status: string, usage?: Usage } | undefined>
+  load: (messageId: string) => Promise<AnswerText & { status: string, usage?: Usage } | undefined>
   /** Told once an answer's final state is stored (titles, usage accounting, ...). Never awaited. */
   onFinished?: (event: AnswerFinished) => void
   log?: Pick<Console, 'warn' | 'error'>

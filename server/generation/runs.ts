@@ -21,6 +21,7 @@ export function useRuns(): RunRegistry {
   const config = useFlumeConfig()
   const io: GenerationIO = {
     saveIntervalMs: config.saveIntervalMs,
+    storageGraceMs: config.storageGraceMs,
     complete: ({ model, messages, temperature, signal }) => streamCompletion({
       client: useOpenAI(),
       model,

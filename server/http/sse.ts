@@ -2,7 +2,8 @@ import type { H3Event } from 'h3'
 import type { ServerResponse } from 'node:http'
 import { DONE_SENTINEL, type StreamEvent } from '#shared/schemas'
 import { useFlumeConfig } from '../utils/config'
-import type { RunFinal, RunReader } from '../generation/run'
+import { formatStreamId, type StreamPosition } from '#shared/stream-id'
+import type { AnswerText, RunFinal, RunReader } from '../generation/run'
 
 export const SSE_HEADERS = {
   'content-type': 'text/event-stream',
@@ -11,9 +12,13 @@ export const SSE_HEADERS = {
   'connection': 'keep-alive',
 } as const
 
-/** One SSE frame. `data` is JSON without raw newlines, so one `data:` line always suffices. */
-export function frame(offset: number, data: StreamEvent | typeof DONE_SENTINEL): string {
-  return `id: ${offset}\ndata: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`
+/**
+ * One SSE frame. `data` is JSON without raw newlines, so one `data:` line always suffices. The id
+ * is where the reader is after it (shared/stream-id.ts): the answer's length, and the reasoning's
+ * once there is any (docs/reasoning.md).
+ */
+export function frame(at: StreamPosition, data: StreamEvent | typeof DONE_SENTINEL): string {
+  return `id: ${formatStreamId(at)}\ndata: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`
 }
 
 export const PING = ': ping\n\n'
@@ -22,11 +27,11 @@ export const PING = ': ping\n\n'
 export const RETRY = 'retry: 1000\n\n'
 
 /** The frames that close a stream: usage, error, then the sentinel. */
-export function finalFrames(offset: number, final: RunFinal): string {
+export function finalFrames(at: StreamPosition, final: RunFinal): string {
   let out = ''
-  if (final.usage) out += frame(offset, { type: 'usage', ...final.usage })
-  if (final.error) out += frame(offset, { type: 'error', ...final.error })
-  return out + frame(offset, DONE_SENTINEL)
+  if (final.usage) out += frame(at, { type: 'usage', ...final.usage })
+  if (final.error) out += frame(at, { type: 'error', ...final.error })
+  return out + frame(at, DONE_SENTINEL)
 }
 
 /**
@@ -38,10 +43,16 @@ export interface StreamFormat {
   headers: Readonly<Record<string, string>>
   /** Written first, before any text (SSE `retry:`, a message's opening parts). */
   open: string
-  /** Text the answer gained; `offset` is the answer's length after it. */
-  delta: (offset: number, text: string) => string
-  /** The end of the answer, at `offset` (its whole length). */
-  end: (offset: number, final: RunFinal) => string
+  /** Text the answer gained; `at` is where the reader is after it (`at.answer`: the answer's length). */
+  delta: (at: StreamPosition, text: string) => string
+  /**
+   * Reasoning the answer gained (docs/reasoning.md), sent before the text of the same read; `at`
+   * is where the reader is after it. Absent: the format carries no reasoning, and its readers
+   * read none (their offsets are the answer's alone).
+   */
+  reasoning?: (at: StreamPosition, text: string) => string
+  /** The end of the answer, at `at` (its whole length). */
+  end: (at: StreamPosition, final: RunFinal) => string
   /** Written to an idle stream now and then so proxies keep it open; none where any byte would be text. */
   ping?: string
 }
@@ -50,15 +61,24 @@ export interface StreamFormat {
 export const jsonSse: StreamFormat = {
   headers: SSE_HEADERS,
   open: RETRY,
-  delta: (offset, text) => frame(offset, { type: 'delta', text }),
+  delta: (at, text) => frame(at, { type: 'delta', text }),
+  reasoning: (at, text) => frame(at, { type: 'reasoning', text }),
   end: finalFrames,
   ping: PING,
 }
 
-/** A finished answer from `offset` as `format` sends it: the rest of its text, then its end. */
-export function finishedBody(format: StreamFormat, content: string, offset: number, final: RunFinal): string {
-  const rest = content.slice(offset)
-  return (rest ? format.delta(content.length, rest) : '') + format.end(content.length, final)
+/**
+ * A finished answer from `from` as `format` sends it: the rest of its reasoning (if the format
+ * carries it), the rest of its text, then its end.
+ */
+export function finishedBody(format: StreamFormat, stored: AnswerText, from: StreamPosition, final: RunFinal): string {
+  const thoughts = format.reasoning ? stored.reasoning ?? '' : ''
+  const end = { answer: stored.content.length, reasoning: thoughts.length }
+  const reasoning = thoughts.slice(from.reasoning)
+  const rest = stored.content.slice(from.answer)
+  return (reasoning ? format.reasoning!({ answer: from.answer, reasoning: end.reasoning }, reasoning) : '')
+    + (rest ? format.delta(end, rest) : '')
+    + format.end(end, final)
 }
 
 /** Where frames go: a Node response or a web stream. `write` answers false when the peer is slow. */
@@ -108,14 +128,17 @@ export function sendRun(event: H3Event, reader: RunReader, format: StreamFormat 
     if (format.open) sink.write(format.open)
     try {
       for (;;) {
-        const { text, offset, final, abandoned } = await reader.next()
+        const { text, offset, reasoning, reasoningOffset = 0, final, abandoned } = await reader.next()
         if (sink.closed || reader.closed) return
-        if (text) await send(format.delta(offset, text))
+        const at = { answer: offset, reasoning: reasoningOffset }
+        // The reasoning of a read came before its text: its frame's id has the answer without it.
+        if (reasoning && format.reasoning) await send(format.reasoning({ answer: offset - text.length, reasoning: reasoningOffset }, reasoning))
+        if (text) await send(format.delta(at, text))
         // Ending without [DONE] makes an EventSource reconnect (Last-Event-ID): it then reads
         // the answer from the instance that really writes it.
         if (abandoned) return
         if (final) {
-          await send(format.end(offset, final))
+          await send(format.end(at, final))
           return
         }
       }

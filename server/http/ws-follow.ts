@@ -1,5 +1,6 @@
 import { IdSchema, isFinalStatus, type StreamEvent } from '#shared/schemas'
 import type { RequestErrorCode } from '#shared/codes'
+import { formatStreamId, parseStreamId, type StreamPosition } from '#shared/stream-id'
 import type { RunFinal, RunReader } from '../generation/run'
 import { takeStreamSlot } from '../generation/open-streams'
 import { INTERRUPTED } from '../generation/registry'
@@ -18,8 +19,11 @@ export interface WsPeer {
   terminate: () => void
 }
 
-/** A server message: a stream frame (`id` = offset) or a refused request (no `id`). */
-export type WsFrame = { messageId: string, id: number } & (StreamEvent | { type: 'done' })
+/**
+ * A server message: a stream frame (`id` = offset: a number, or `"<answer>,<reasoning>"` once the
+ * answer has reasoning, docs/reasoning.md) or a refused request (no `id`).
+ */
+export type WsFrame = { messageId: string, id: number | string } & (StreamEvent | { type: 'done' })
   | { messageId?: string, type: 'error', code: RequestErrorCode, message: string }
 
 /** Longest client message read; anything longer is refused (the socket's own limit is WS_MAX_PAYLOAD). */
@@ -30,7 +34,6 @@ const HIGH_WATER = 64 * 1024
 const HARD_CAP = 1024 * 1024
 /** The largest WebSocket message the server takes from a client; ws (crossws' Node adapter) defaults to 100 MiB. */
 export const WS_MAX_PAYLOAD = 64 * 1024
-const MAX_OFFSET = 999_999_999
 /** Times a follow looks again for where an answer is written (another instance took it) before giving up. */
 const MAX_ATTEMPTS = 5
 
@@ -94,7 +97,7 @@ export class WsFollowSession {
     follow.release()
   }
 
-  private async follow(messageId: string, offset: number | undefined) {
+  private async follow(messageId: string, offset: StreamPosition | undefined) {
     // A second follow of the same answer starts over from its offset.
     this.unfollow(messageId)
     const release = takeStreamSlot(this.owner)
@@ -115,7 +118,7 @@ export class WsFollowSession {
   }
 
   /** As the stream route: from the run while it is live, from the database once it ended. */
-  private async pump(messageId: string, offset: number | undefined, follow: Follow) {
+  private async pump(messageId: string, offset: StreamPosition | undefined, follow: Follow) {
     const runs = useRuns()
     let message = await findOwnAnswer(this.owner, messageId)
     if (follow.cancelled) return
@@ -123,7 +126,7 @@ export class WsFollowSession {
     let position = offset
     for (let attempt = 0; ; attempt++) {
       if (attempt >= MAX_ATTEMPTS) throw new Error(`answer ${messageId} is neither final nor written anywhere`)
-      const reader = await runs.attach(messageId, position ?? 0)
+      const reader = await runs.attach(messageId, position?.answer ?? 0, position?.reasoning ?? 0)
       if (reader) {
         follow.reader = reader
         if (follow.cancelled) return
@@ -145,11 +148,15 @@ export class WsFollowSession {
       // instance writes it now: then the next attach finds it.
       await runs.settle(messageId, INTERRUPTED)
     }
-    const length = message.content.length
-    if (position !== undefined && position > length) return this.refuse(messageId, 'invalid_offset', 'The offset is past the end of this answer.')
-    const rest = message.content.slice(position ?? 0)
-    if (rest) await this.send({ messageId, id: length, type: 'delta', text: rest })
-    await this.sendFinal(messageId, length, {
+    const from = position ?? { answer: 0, reasoning: 0 }
+    const thoughts = message.reasoning ?? ''
+    const end = { answer: message.content.length, reasoning: thoughts.length }
+    if (from.answer > end.answer || from.reasoning > end.reasoning) return this.refuse(messageId, 'invalid_offset', 'The offset is past the end of this answer.')
+    const reasoning = thoughts.slice(from.reasoning)
+    if (reasoning) await this.send({ messageId, id: idOf({ answer: from.answer, reasoning: end.reasoning }), type: 'reasoning', text: reasoning })
+    const rest = message.content.slice(from.answer)
+    if (rest) await this.send({ messageId, id: idOf(end), type: 'delta', text: rest })
+    await this.sendFinal(messageId, end, {
       status: message.status as RunFinal['status'],
       ...(message.error ? { error: message.error } : {}),
       ...(message.usage ? { usage: message.usage } : {}),
@@ -157,23 +164,26 @@ export class WsFollowSession {
   }
 
   /** Sends what the reader gives until the end; answers the offset to read again from if the run was let go. */
-  private async read(messageId: string, reader: RunReader, follow: Follow): Promise<number | undefined> {
+  private async read(messageId: string, reader: RunReader, follow: Follow): Promise<StreamPosition | undefined> {
     for (;;) {
-      const { text, offset, final, abandoned } = await reader.next()
+      const { text, offset, reasoning, reasoningOffset = 0, final, abandoned } = await reader.next()
       if (follow.cancelled || this.closed || reader.closed) return undefined
-      if (text) await this.send({ messageId, id: offset, type: 'delta', text })
-      if (abandoned) return offset
+      const at = { answer: offset, reasoning: reasoningOffset }
+      if (reasoning) await this.send({ messageId, id: idOf({ answer: offset - text.length, reasoning: reasoningOffset }), type: 'reasoning', text: reasoning })
+      if (text) await this.send({ messageId, id: idOf(at), type: 'delta', text })
+      if (abandoned) return at
       if (final) {
-        await this.sendFinal(messageId, offset, final)
+        await this.sendFinal(messageId, at, final)
         return undefined
       }
     }
   }
 
-  private async sendFinal(messageId: string, offset: number, final: RunFinal) {
-    if (final.usage) await this.send({ messageId, id: offset, type: 'usage', ...final.usage })
-    if (final.error) await this.send({ messageId, id: offset, type: 'error', ...final.error })
-    await this.send({ messageId, id: offset, type: 'done' })
+  private async sendFinal(messageId: string, at: StreamPosition, final: RunFinal) {
+    const id = idOf(at)
+    if (final.usage) await this.send({ messageId, id, type: 'usage', ...final.usage })
+    if (final.error) await this.send({ messageId, id, type: 'error', ...final.error })
+    await this.send({ messageId, id, type: 'done' })
   }
 
   private async stop(messageId: string) {
@@ -228,8 +238,13 @@ export class WsFollowSession {
   }
 }
 
+/** A frame's id: a number, as before reasoning existed, while the answer has none. */
+function idOf(at: StreamPosition): number | string {
+  return at.reasoning ? formatStreamId(at) : at.answer
+}
+
 type ParsedRequest
-  = | { type: 'follow', messageId: string, offset?: number }
+  = | { type: 'follow', messageId: string, offset?: StreamPosition }
     | { type: 'unfollow' | 'stop', messageId: string }
     | { error: string, messageId?: string, code?: RequestErrorCode }
 
@@ -252,9 +267,9 @@ function parseRequest(text: string): ParsedRequest {
   if (!IdSchema.safeParse(messageId).success) return { error: 'No such answer.', messageId, code: 'not_found' }
   if (type !== 'follow') return { type, messageId }
   if (offset === undefined || offset === null) return { type, messageId }
-  const value = typeof offset === 'string' && /^\d{1,9}$/.test(offset.trim()) ? Number(offset) : offset
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_OFFSET) {
-    return { error: 'The offset must be a non-negative integer.', messageId, code: 'invalid_offset' }
+  const value = typeof offset === 'number' || typeof offset === 'string' ? parseStreamId(String(offset)) : undefined
+  if (!value) {
+    return { error: 'The offset must be a frame id: a non-negative integer, or two of them as "<answer>,<reasoning>".', messageId, code: 'invalid_offset' }
   }
   return { type, messageId, offset: value }
 }

@@ -18,12 +18,12 @@ export const platform = {
   },
   runRegistry(io: GenerationIO, config: FlumeConfig): RunRegistry {
     return new EdgeRunRegistry(io, {
-      save: async (id, content) => content === undefined
+      save: async (id, text) => text === undefined
         ? await messageStore.touch(id)
-        : ((await messageStore.saveProgress([{ id, content }]))[0] ?? 0) > 0,
+        : ((await messageStore.saveProgress([{ id, ...text }]))[0] ?? 0) > 0,
       load: id => messageStore.state(id),
       end: (id, final, heartbeatAt) => messageStore.endRunning(id, final, heartbeatAt),
-      completeStopped: (id, content, saved, usage) => messageStore.completeStopped(id, content, saved, usage),
+      completeStopped: (id, text, saved, usage) => messageStore.completeStopped(id, text, saved, usage),
     }, { leaseMs: config.leaseMs })
   },
   /** The abuse limits count in each isolate's memory (docs/abuse-limits.md: use Cloudflare's rate limiting rules too). */

@@ -95,6 +95,13 @@ export const MIGRATIONS: string[][] = [
       END IF;
     END $$`,
   ],
+  // 7: a model's reasoning, kept apart from its answer (docs/reasoning.md): its text (NULL: none),
+  // how long it thought before answering, and the reasoning tokens its server reported.
+  [
+    `ALTER TABLE messages ADD COLUMN reasoning TEXT`,
+    `ALTER TABLE messages ADD COLUMN reasoning_ms BIGINT`,
+    `ALTER TABLE messages ADD COLUMN reasoning_tokens INTEGER`,
+  ],
 ]
 
 /**

@@ -1,5 +1,6 @@
 import type { Chat, ChatPage, Message, MessageError, MessageStatus, Usage } from '#shared/schemas'
 import { titleFrom } from '#shared/titles'
+import type { AnswerText } from '../generation/run'
 
 export interface ChatRow {
   id: string
@@ -28,10 +29,14 @@ interface MessageRow {
   completion_tokens: number | null
   created_at: number
   heartbeat_at?: number | null
+  /** Migration 7 (docs/reasoning.md); NULL: none. */
+  reasoning?: string | null
+  reasoning_ms?: number | null
+  reasoning_tokens?: number | null
 }
 
 /** What the run registries read of an answer by its id alone. */
-export interface SavedAnswer extends Pick<Message, 'content' | 'status' | 'usage' | 'error'> {
+export interface SavedAnswer extends Pick<Message, 'content' | 'reasoning' | 'reasoningMs' | 'status' | 'usage' | 'error'> {
   /** When its writer last saved it (epoch ms). */
   heartbeatAt?: number
 }
@@ -109,12 +114,22 @@ export function toMessage(row: MessageRow): Message {
     status: row.status,
     createdAt: iso(row.created_at),
   }
+  if (row.reasoning) message.reasoning = row.reasoning
+  if (row.reasoning_ms != null) message.reasoningMs = Number(row.reasoning_ms)
   if (row.error_code) message.error = { code: row.error_code, message: row.error_message ?? '' }
   if (row.model) message.model = row.model
-  if (row.prompt_tokens != null && row.completion_tokens != null) {
-    message.usage = { promptTokens: Number(row.prompt_tokens), completionTokens: Number(row.completion_tokens) }
-  }
+  const usage = usageOf(row)
+  if (usage) message.usage = usage
   return message
+}
+
+function usageOf(row: Pick<MessageRow, 'prompt_tokens' | 'completion_tokens' | 'reasoning_tokens'>): Usage | undefined {
+  if (row.prompt_tokens == null || row.completion_tokens == null) return undefined
+  return {
+    promptTokens: Number(row.prompt_tokens),
+    completionTokens: Number(row.completion_tokens),
+    ...(row.reasoning_tokens ? { reasoningTokens: Number(row.reasoning_tokens) } : {}),
+  }
 }
 
 /** Every query takes the owner: another identity's rows are invisible, never "forbidden". */
@@ -317,12 +332,12 @@ export const messageStore = {
    * Saves the text of running answers; one transaction for all of them. Answers, per item, whether
    * it was still running (0: it was stopped or ended by someone else meanwhile).
    */
-  async saveProgress(items: { id: string, content: string }[]): Promise<number[]> {
+  async saveProgress(items: ({ id: string } & AnswerText)[]): Promise<number[]> {
     if (!items.length) return []
     const db = await useDb()
-    const update = `UPDATE messages SET content = ?, status = 'streaming', heartbeat_at = ? WHERE id = ? AND status IN ('pending', 'streaming')`
+    const update = `UPDATE messages SET content = ?, reasoning = ?, reasoning_ms = ?, status = 'streaming', heartbeat_at = ? WHERE id = ? AND status IN ('pending', 'streaming')`
     const now = Date.now()
-    return await runBatch(db, items.map((item): Statement => [update, item.content, now, item.id]))
+    return await runBatch(db, items.map((item): Statement => [update, item.content, item.reasoning || null, item.reasoningMs ?? null, now, item.id]))
   },
 
   /** Says that the writer of a running answer is alive without new text; false when the answer is no longer running. */
@@ -345,19 +360,23 @@ export const messageStore = {
    * The writer of an answer stopped from elsewhere stores the text its readers got (more than it
    * had saved when the stop came), only while the answer is still stopped with the text it saved.
    */
-  async completeStopped(messageId: string, content: string, saved: string, usage?: Usage): Promise<boolean> {
-    return await runWrite([`UPDATE messages SET content = ?, prompt_tokens = COALESCE(?, prompt_tokens), completion_tokens = COALESCE(?, completion_tokens)
-      WHERE id = ? AND status = 'stopped' AND content = ?`, content, usage?.promptTokens ?? null, usage?.completionTokens ?? null, messageId, saved]) > 0
+  async completeStopped(messageId: string, text: AnswerText, saved: string, usage?: Usage): Promise<boolean> {
+    return await runWrite([`UPDATE messages SET content = ?, reasoning = COALESCE(?, reasoning), reasoning_ms = COALESCE(?, reasoning_ms),
+      prompt_tokens = COALESCE(?, prompt_tokens), completion_tokens = COALESCE(?, completion_tokens), reasoning_tokens = COALESCE(?, reasoning_tokens)
+      WHERE id = ? AND status = 'stopped' AND content = ?`, text.content, text.reasoning || null, text.reasoningMs ?? null,
+    usage?.promptTokens ?? null, usage?.completionTokens ?? null, usage?.reasoningTokens ?? null, messageId, saved]) > 0
   },
 
   /**
    * Stores an answer's final state. With `onlyIf`, only while its status is one of those (so a
    * late stop or a recovery never overwrites an answer that has ended meanwhile); false if not.
    */
-  async finish(messageId: string, final: { content: string, status: MessageStatus, error?: MessageError, usage?: Usage }, onlyIf?: MessageStatus[]): Promise<boolean> {
+  async finish(messageId: string, final: AnswerText & { status: MessageStatus, error?: MessageError, usage?: Usage }, onlyIf?: MessageStatus[]): Promise<boolean> {
     const guard = onlyIf?.length ? ` AND status IN (${onlyIf.map(() => '?').join(', ')})` : ''
-    return await runWrite([`UPDATE messages SET content = ?, status = ?, error_code = ?, error_message = ?, prompt_tokens = ?, completion_tokens = ? WHERE id = ?${guard}`,
-      final.content, final.status, final.error?.code ?? null, final.error?.message ?? null, final.usage?.promptTokens ?? null, final.usage?.completionTokens ?? null, messageId, ...(onlyIf ?? [])]) > 0
+    return await runWrite([`UPDATE messages SET content = ?, reasoning = ?, reasoning_ms = ?, status = ?, error_code = ?, error_message = ?,
+      prompt_tokens = ?, completion_tokens = ?, reasoning_tokens = ? WHERE id = ?${guard}`,
+    final.content, final.reasoning || null, final.reasoningMs ?? null, final.status, final.error?.code ?? null, final.error?.message ?? null,
+    final.usage?.promptTokens ?? null, final.usage?.completionTokens ?? null, final.usage?.reasoningTokens ?? null, messageId, ...(onlyIf ?? [])]) > 0
   },
 
   /** Every answer still marked running, on any instance (boot recovery asks the run registry which of them nobody writes). */
@@ -370,14 +389,15 @@ export const messageStore = {
   /** An answer's stored text, status and usage by its id alone: for the run registry, never for a request. */
   async state(messageId: string): Promise<SavedAnswer | undefined> {
     const db = await useDb()
-    const row = await db.prepare('SELECT content, status, error_code, error_message, prompt_tokens, completion_tokens, heartbeat_at FROM messages WHERE id = ?')
-      .get(messageId) as Pick<MessageRow, 'content' | 'status' | 'error_code' | 'error_message' | 'prompt_tokens' | 'completion_tokens' | 'heartbeat_at'> | undefined
+    const row = await db.prepare(`SELECT content, reasoning, reasoning_ms, status, error_code, error_message, prompt_tokens, completion_tokens, reasoning_tokens, heartbeat_at
+      FROM messages WHERE id = ?`).get(messageId) as Pick<MessageRow, 'content' | 'reasoning' | 'reasoning_ms' | 'status' | 'error_code' | 'error_message'
+      | 'prompt_tokens' | 'completion_tokens' | 'reasoning_tokens' | 'heartbeat_at'> | undefined
     if (!row) return undefined
-    const usage = row.prompt_tokens != null && row.completion_tokens != null
-      ? { promptTokens: Number(row.prompt_tokens), completionTokens: Number(row.completion_tokens) }
-      : undefined
+    const usage = usageOf(row)
     return {
       content: row.content,
+      ...(row.reasoning ? { reasoning: row.reasoning } : {}),
+      ...(row.reasoning_ms == null ? {} : { reasoningMs: Number(row.reasoning_ms) }),
       status: row.status,
       ...(usage ? { usage } : {}),
       ...(row.error_code ? { error: { code: row.error_code, message: row.error_message ?? '' } } : {}),

@@ -36,6 +36,8 @@ export interface FlumeConfig {
   stallTimeoutMs: number
   heartbeatMs: number
   saveIntervalMs: number
+  /** Mid-answer, how long saves may keep failing before the answer ends with `storage_unavailable`. */
+  storageGraceMs: number
   /** A stream whose reader takes in nothing for this long is dropped. */
   writeTimeoutMs: number
   demoDelayMs: number
@@ -98,6 +100,7 @@ export function useFlumeConfig(): FlumeConfig {
     stallTimeoutMs: int('FLUME_STALL_TIMEOUT_MS', 60_000),
     heartbeatMs: Math.max(int('FLUME_HEARTBEAT_MS', 15_000), 10),
     saveIntervalMs: Math.max(int('FLUME_SAVE_INTERVAL_MS', 1000), 10),
+    storageGraceMs: Math.max(int('FLUME_STORAGE_GRACE_MS', 15_000), 0),
     writeTimeoutMs: Math.max(int('FLUME_WRITE_TIMEOUT_MS', 30_000), 100),
     demoDelayMs: int('FLUME_DEMO_DELAY_MS', 30),
     shutdownGraceMs: int('FLUME_SHUTDOWN_GRACE_MS', 8000),

@@ -16,11 +16,18 @@ import type { AddressInfo, Socket } from 'node:net'
 export interface FakeUsage {
   prompt_tokens: number
   completion_tokens: number
+  completion_tokens_details?: { reasoning_tokens?: number }
 }
 
+/** A chunk's whole `delta`, for what is not answer text (`{ reasoning_content: '...' }`, `{ reasoning: '...' }`). */
+export type FakeDelta = Record<string, unknown>
+
 export interface Scenario {
-  /** Text pieces sent as `delta.content`, one chunk each. Default: the default scenario's. */
-  chunks?: string[]
+  /**
+   * Text pieces sent as `delta.content`, one chunk each, or a chunk's whole delta (reasoning
+   * fields). Default: the default scenario's.
+   */
+  chunks?: (string | FakeDelta)[]
   /** Delay before each chunk after the first one (ms). */
   delayMs?: number
   /** Delay before anything, headers included (ms). */
@@ -209,7 +216,7 @@ export async function startFakeOpenAI(options: { models?: string[], defaultScena
     created += 1
 
     if (!body.stream) {
-      const content = chunks.join('')
+      const content = chunks.filter(c => typeof c === 'string').join('')
       sendJson(res, 200, {
         id, object: 'chat.completion', created, model,
         choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: scenario.finishReason ?? 'stop', logprobs: null }],
@@ -262,7 +269,8 @@ export async function startFakeOpenAI(options: { models?: string[], defaultScena
         res.end()
         return
       }
-      await write(chunk({ content: chunks[i] }, null))
+      const piece = chunks[i]!
+      await write(chunk(typeof piece === 'string' ? { content: piece } : piece, null))
       rec.chunksSent = i + 1
     }
     if (scenario.delayMs) await sleep(scenario.delayMs)
@@ -347,9 +355,14 @@ export async function startFakeOpenAI(options: { models?: string[], defaultScena
   return fake
 }
 
-function usageOf(scenario: Scenario, chunks: string[]) {
+function usageOf(scenario: Scenario, chunks: unknown[]) {
   const u = scenario.usage ?? { prompt_tokens: 7, completion_tokens: chunks.length }
-  return { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens, total_tokens: u.prompt_tokens + u.completion_tokens }
+  return {
+    prompt_tokens: u.prompt_tokens,
+    completion_tokens: u.completion_tokens,
+    total_tokens: u.prompt_tokens + u.completion_tokens,
+    ...(u.completion_tokens_details ? { completion_tokens_details: u.completion_tokens_details } : {}),
+  }
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown) {

@@ -13,7 +13,7 @@ const LEASE_MS = 400
 const job = { chatId: 'c', owner: 'o', model: 'm' }
 const tick = (ms: number) => new Promise(r => setTimeout(r, ms))
 
-interface Row { content: string, status: string, error?: { code: string } }
+interface Row { content: string, reasoning?: string, status: string, error?: { code: string } }
 
 /** One "database" shared by the instances of a test, and a model each instance drives. */
 function cluster(prefix: string) {
@@ -38,7 +38,9 @@ function cluster(prefix: string) {
       },
       finish: async (id, final) => {
         const row = rows.get(id)
-        if (row && (row.status === 'pending' || row.status === 'streaming')) rows.set(id, { content: final.content, status: final.status, ...(final.error ? { error: final.error } : {}) })
+        if (row && (row.status === 'pending' || row.status === 'streaming')) {
+          rows.set(id, { content: final.content, ...(final.reasoning ? { reasoning: final.reasoning } : {}), status: final.status, ...(final.error ? { error: final.error } : {}) })
+        }
       },
       load: async id => rows.get(id),
       log: { warn: vi.fn(), error: vi.fn() },
@@ -125,12 +127,47 @@ describe.skipIf(!redisUrl)('RedisRunRegistry', () => {
     expect(await b.attach('m1', 0)).toBeUndefined()
   })
 
+  it('a reader on another instance gets the reasoning too, from its own offset, without gap or duplicate', async () => {
+    const { rows, instance } = newCluster()
+    async function* thinker(signal: AbortSignal): AsyncGenerator<CompletionPart> {
+      for (const part of [{ type: 'reasoning', text: 'Think' }, { type: 'reasoning', text: 'ing 🤔' }, { type: 'delta', text: 'Ans' }, { type: 'delta', text: 'wer' }] as const) {
+        await tick(20)
+        if (signal.aborted) return
+        yield part
+      }
+    }
+    const a = instance(thinker)
+    const b = instance(() => words([], 0, new AbortController().signal))
+    rows.set('m1', { content: '', status: 'pending' })
+    const done = a.launch(a.reserve('m1', 'o'), job)
+    await tick(30)
+    const all = (await b.attach('m1', 0, 0))!
+    const late = (await b.attach('m1', 0, 2))!
+    const answerOnly = (await b.attach('m1', 0))!
+    const collect = async (reader: RunReader) => {
+      let reasoning = ''
+      let text = ''
+      for (;;) {
+        const r = await reader.next()
+        reasoning += r.reasoning ?? ''
+        text += r.text
+        if (r.final || r.abandoned) return { reasoning, text, at: [r.offset, r.reasoningOffset] }
+      }
+    }
+    const [x, y, z] = await Promise.all([collect(all), collect(late), collect(answerOnly)])
+    await done
+    expect(x).toEqual({ reasoning: 'Thinking 🤔', text: 'Answer', at: [6, 'Thinking 🤔'.length] })
+    expect(y).toEqual({ reasoning: 'inking 🤔', text: 'Answer', at: [6, 'Thinking 🤔'.length] })
+    expect(z).toEqual({ reasoning: '', text: 'Answer', at: [6, undefined] })
+    expect(rows.get('m1')).toMatchObject({ status: 'done', content: 'Answer', reasoning: 'Thinking 🤔' })
+  })
+
   it('a continued answer starts from its old text: offsets stay exact on other instances', async () => {
     const { rows, instance } = newCluster()
     const a = instance(signal => words([' and', ' more'], 40, signal))
     const b = instance(() => words([], 0, new AbortController().signal))
     rows.set('m1', { content: 'Old text', status: 'pending' })
-    const done = a.launch(a.reserve('m1', 'o', 'Old text'), { ...job, continuation: { text: 'Old text' } })
+    const done = a.launch(a.reserve('m1', 'o', { text: 'Old text' }), { ...job, continuation: { text: 'Old text' } })
     await tick(50)
     const reader = (await b.attach('m1', 'Old text'.length))!
     const read = await readAll(reader)

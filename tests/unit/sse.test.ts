@@ -18,14 +18,14 @@ function parse(stream: string) {
 describe('SSE frames', () => {
   it('keeps text with newlines and separators inside a single data line', () => {
     const text = 'line one\n\nline two\r\ndata: not a field\n: not a comment\u2028'
-    const [event] = parse(frame(42, { type: 'delta', text }))
+    const [event] = parse(frame({ answer: 42, reasoning: 0 }, { type: 'delta', text }))
     expect(event!.id).toBe('42')
     expect(event!.data).toHaveLength(1)
     expect(JSON.parse(event!.data[0]!)).toEqual({ type: 'delta', text })
   })
 
   it('ends a stream with usage, then error, then the [DONE] sentinel, all at the final offset', () => {
-    const events = parse(finalFrames(7, {
+    const events = parse(finalFrames({ answer: 7, reasoning: 0 }, {
       status: 'error',
       usage: { promptTokens: 3, completionTokens: 2 },
       error: { code: 'upstream_unavailable', message: 'The model server did not answer.' },
@@ -39,6 +39,12 @@ describe('SSE frames', () => {
   })
 
   it('sends just the sentinel when there is nothing else to say', () => {
-    expect(finalFrames(0, { status: 'done' })).toBe('id: 0\ndata: [DONE]\n\n')
+    expect(finalFrames({ answer: 0, reasoning: 0 }, { status: 'done' })).toBe('id: 0\ndata: [DONE]\n\n')
+  })
+
+  it('numbers frames with both offsets once there is reasoning, and with the answer\'s alone before', () => {
+    expect(parse(frame({ answer: 0, reasoning: 0 }, { type: 'delta', text: 'a' }))[0]!.id).toBe('0')
+    expect(parse(frame({ answer: 0, reasoning: 12 }, { type: 'reasoning', text: 'b' }))[0]!.id).toBe('0,12')
+    expect(parse(finalFrames({ answer: 5, reasoning: 12 }, { status: 'done' })).map(e => e.id)).toEqual(['5,12'])
   })
 })

@@ -26,7 +26,8 @@ export function htmxEnding(final: RunFinal): string {
  * The answer for htmx's SSE extension (docs/htmx.md): `message` events whose data is the new text
  * as an HTML fragment (escaped: the model's text stays text), then a `done` event whose data is
  * the final status, for `sse-swap="message" hx-swap="beforeend" sse-close="done"`. Ids are offsets
- * as in the contract's stream, so the browser's own reconnect resumes with Last-Event-ID.
+ * as in the contract's stream, so the browser's own reconnect resumes with Last-Event-ID. The
+ * model's reasoning is not sent (docs/reasoning.md): the page shows answers only.
  * One format per response: it holds back half a character between two pieces, and numbers what it
  * sent.
  */
@@ -35,13 +36,13 @@ export function htmxFormat(): StreamFormat {
   return {
     headers: SSE_HEADERS,
     open: RETRY,
-    delta(offset, text) {
+    delta({ answer }, text) {
       const whole = characters.take(text)
-      return whole ? event(offset - characters.held, escapeHtml(whole)) : ''
+      return whole ? event(answer - characters.held, escapeHtml(whole)) : ''
     },
-    end(offset, final) {
+    end({ answer }, final) {
       const ending = htmxEnding(final)
-      return (ending ? event(offset, ending) : '') + event(offset, final.status, 'done')
+      return (ending ? event(answer, ending) : '') + event(answer, final.status, 'done')
     },
     ping: PING,
   }

@@ -53,6 +53,7 @@ export function textEnding(final: RunFinal): string {
 /**
  * The answer as plain text (docs/text.md), for curl, scripts and XHR progress events: its text as
  * it is written, then `textEnding`. No frames, so no heartbeat either: any byte would be text.
+ * The model's reasoning is not part of it (docs/reasoning.md).
  * One format per response: it holds back half a character between two pieces.
  */
 export function textFormat(): StreamFormat {
@@ -60,7 +61,7 @@ export function textFormat(): StreamFormat {
   return {
     headers: TEXT_HEADERS,
     open: '',
-    delta: (_offset, text) => characters.take(text),
-    end: (_offset, final) => textEnding(final),
+    delta: (_at, text) => characters.take(text),
+    end: (_at, final) => textEnding(final),
   }
 }

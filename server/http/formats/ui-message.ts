@@ -15,6 +15,8 @@ export const UI_MESSAGE_STREAM_HEADERS = {
 
 /** An answer is one text part; its id only has to be unique within the message. */
 const TEXT_ID = 'text'
+/** Reasoning parts are numbered after it: `reasoning-1`, ... */
+const REASONING_ID = 'reasoning'
 
 /** What a UI message carries of its Flume message (`message.metadata`). */
 export interface FlumeMessageMetadata {
@@ -35,16 +37,34 @@ const part = (chunk: Record<string, unknown>) => `data: ${JSON.stringify(chunk)}
  */
 export function uiMessageStream(messageId: string, headers: Record<string, string> = {}): StreamFormat {
   let textOpen = false
+  // The reasoning is a part of its own (`reasoning-*`), closed when the text begins; more
+  // reasoning after text (rare) opens another.
+  let reasoningParts = 0
+  let reasoningOpen = false
+  const closeReasoning = () => {
+    if (!reasoningOpen) return ''
+    reasoningOpen = false
+    return part({ type: 'reasoning-end', id: `${REASONING_ID}-${reasoningParts}` })
+  }
   return {
     headers: { ...UI_MESSAGE_STREAM_HEADERS, ...headers },
     open: part({ type: 'start', messageId }),
-    delta(_offset, text) {
-      const start = textOpen ? '' : part({ type: 'text-start', id: TEXT_ID })
+    reasoning(_at, text) {
+      let start = ''
+      if (!reasoningOpen) {
+        reasoningOpen = true
+        reasoningParts++
+        start = part({ type: 'reasoning-start', id: `${REASONING_ID}-${reasoningParts}` })
+      }
+      return start + part({ type: 'reasoning-delta', id: `${REASONING_ID}-${reasoningParts}`, delta: text })
+    },
+    delta(_at, text) {
+      const start = closeReasoning() + (textOpen ? '' : part({ type: 'text-start', id: TEXT_ID }))
       textOpen = true
       return start + part({ type: 'text-delta', id: TEXT_ID, delta: text })
     },
-    end(_offset, final) {
-      let out = textOpen ? part({ type: 'text-end', id: TEXT_ID }) : ''
+    end(_at, final) {
+      let out = closeReasoning() + (textOpen ? part({ type: 'text-end', id: TEXT_ID }) : '')
       textOpen = false
       const messageMetadata = metadataOf(final)
       if (final.status === 'done') {
@@ -83,9 +103,10 @@ export function toUiMessage(message: Message) {
       ...(message.usage ? { usage: message.usage } : {}),
       ...(message.error ? { error: message.error } : {}),
     } satisfies FlumeMessageMetadata,
-    parts: message.content
-      ? [{ type: 'text' as const, text: message.content, state: isFinalStatus(message.status) ? 'done' as const : 'streaming' as const }]
-      : [],
+    parts: [
+      ...(message.reasoning ? [{ type: 'reasoning' as const, text: message.reasoning, state: message.content || isFinalStatus(message.status) ? 'done' as const : 'streaming' as const }] : []),
+      ...(message.content ? [{ type: 'text' as const, text: message.content, state: isFinalStatus(message.status) ? 'done' as const : 'streaming' as const }] : []),
+    ],
   }
 }
 
@@ -99,10 +120,10 @@ export async function sendUiMessageAnswer(event: H3Event, owner: string, answer:
   const format = uiMessageStream(answer.id, headers)
   let message = answer
   try {
-    let live = await runs.attach(message.id, 0)
+    let live = await runs.attach(message.id, 0, 0)
     if (!live && !isFinalStatus(message.status)) {
       message = await adoptAnswer(event, owner, message)
-      live = await runs.attach(message.id, 0)
+      live = await runs.attach(message.id, 0, 0)
     }
     if (live) return sendRun(event, releasingOnClose(live, release), format)
   }
@@ -116,7 +137,7 @@ export async function sendUiMessageAnswer(event: H3Event, owner: string, answer:
     ...(message.error ? { error: message.error } : {}),
     ...(message.usage ? { usage: message.usage } : {}),
   }
-  return sendFrames(event, format.open + finishedBody(format, message.content, 0, final), format.headers)
+  return sendFrames(event, format.open + finishedBody(format, message, { answer: 0, reasoning: 0 }, final), format.headers)
 }
 
 // eslint-disable-next-line no-control-regex -- control characters are what it finds

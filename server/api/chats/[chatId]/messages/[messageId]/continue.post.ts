@@ -14,7 +14,7 @@ export default defineEventHandler(async (event): Promise<RetryResponse> => {
   if (!chat || !answer || answer.role !== 'assistant') throw notFound()
 
   const model = await modelFor(chat, undefined, answer)
-  const job = { ...jobFor(chat, owner, model), continuation: { text: answer.content, usage: answer.usage } }
+  const job = { ...jobFor(chat, owner, model), continuation: continuationOf(answer) }
   const assistantMessage = await startAnswer(event, { id: messageId, job }, () => messageStore.reopenAnswer(owner, chatId, messageId, answer.content))
   if (!assistantMessage) throw httpError(409, 'not_continuable', 'Only the last answer can be continued, once it has stopped or failed.')
   return { assistantMessage, streamUrl: streamUrlFor(chatId, messageId) }

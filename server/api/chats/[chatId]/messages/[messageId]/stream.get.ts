@@ -1,5 +1,6 @@
 import type { H3Event } from 'h3'
 import { MessageParams, isFinalStatus } from '#shared/schemas'
+import { parseStreamId, type StreamPosition } from '#shared/stream-id'
 
 /**
  * The answer as Server-Sent Events (CONTRACT.md, "The stream"), or in another format its client
@@ -10,6 +11,9 @@ export default defineEventHandler(async (event) => {
   const { chatId, messageId } = paramsAs(event, MessageParams)
   const format = formatFor(event)
   const offset = requestedOffset(event)
+  // Formats without reasoning read none: their offsets are the answer's alone.
+  const from = { answer: offset?.answer ?? 0, reasoning: format.reasoning ? offset?.reasoning ?? 0 : 0 }
+  const reasoningFrom = format.reasoning ? from.reasoning : undefined
   const owner = await useIdentity(event)
   const runs = useRuns()
 
@@ -19,12 +23,12 @@ export default defineEventHandler(async (event) => {
   // Counted while the stream is open: released when its reader closes, or here for any other answer.
   const release = holdStreamSlot(event, owner)
   try {
-    const live = await runs.attach(messageId, offset ?? 0)
+    const live = await runs.attach(messageId, from.answer, reasoningFrom)
     if (live) return sendLive(event, live, release, format)
 
     if (!isFinalStatus(message.status)) {
       message = await adoptAnswer(event, owner, message)
-      const adopted = await runs.attach(messageId, offset ?? 0)
+      const adopted = await runs.attach(messageId, from.answer, reasoningFrom)
       if (adopted) return sendLive(event, adopted, release, format)
     }
   }
@@ -34,20 +38,20 @@ export default defineEventHandler(async (event) => {
   }
   release()
 
-  const length = message.content.length
-  if (offset !== undefined && offset > length) {
+  const end = { answer: message.content.length, reasoning: format.reasoning ? message.reasoning?.length ?? 0 : 0 }
+  if (from.answer > end.answer || from.reasoning > end.reasoning) {
     throw httpError(400, 'invalid_offset', 'The offset is past the end of this answer.')
   }
   // Nothing left to send: a browser EventSource reconnecting after the end stops for good. The
   // other formats answer their end instead: htmx's SSE extension opens a new EventSource after a
   // 204 (and again, and again), and curl is better told how the answer ended.
-  if (offset === length && format === jsonSse) return sendNoContent(event, 204)
+  if (offset && from.answer === end.answer && from.reasoning === end.reasoning && format === jsonSse) return sendNoContent(event, 204)
   const final = {
     status: message.status as RunFinal['status'],
     ...(message.error ? { error: message.error } : {}),
     ...(message.usage ? { usage: message.usage } : {}),
   }
-  return sendFrames(event, finishedBody(format, message.content, offset ?? 0, final), format.headers)
+  return sendFrames(event, finishedBody(format, message, from, final), format.headers)
 })
 
 /** A live answer's frames; an offset past its text so far is refused as for a finished answer. */
@@ -86,13 +90,17 @@ function formatFor(event: H3Event): StreamFormat {
   return jsonSse
 }
 
-/** `Last-Event-ID` (a browser reconnecting) wins over `?offset` (a fresh page resuming). */
-function requestedOffset(event: H3Event): number | undefined {
+/**
+ * `Last-Event-ID` (a browser reconnecting) wins over `?offset` (a fresh page resuming). Either is a
+ * frame id: `<answer>` or `<answer>,<reasoning>` (docs/reasoning.md).
+ */
+function requestedOffset(event: H3Event): StreamPosition | undefined {
   const raw = getRequestHeader(event, 'last-event-id') ?? getQuery(event).offset
   if (raw === undefined || raw === '') return undefined
   const value = Array.isArray(raw) ? raw[0] : raw
-  if (typeof value !== 'string' || !/^\d{1,9}$/.test(value.trim())) {
-    throw httpError(400, 'invalid_offset', 'The offset must be a non-negative integer.')
+  const position = typeof value === 'string' ? parseStreamId(value) : undefined
+  if (!position) {
+    throw httpError(400, 'invalid_offset', 'The offset must be a frame id: a non-negative integer, or two of them as "<answer>,<reasoning>".')
   }
-  return Number(value)
+  return position
 }
