@@ -114,4 +114,50 @@ describe.skipIf(usingPostgres)('the database locked mid-answer', () => {
       await flume.stop()
     }
   })
+
+  it('an outage longer than FLUME_STORAGE_GRACE_MS cuts the answer short with storage_unavailable, keeps what readers have, and stores it once the database is back', { timeout: 120_000 }, async () => {
+    const flume = await startFlume({
+      OPENAI_BASE_URL: env.fake.url,
+      OPENAI_API_KEY: 'test',
+      FLUME_MODEL: 'gpt-fake',
+      FLUME_UPSTREAM_MAX_RETRIES: '0',
+      FLUME_SAVE_INTERVAL_MS: '100',
+      FLUME_STORAGE_GRACE_MS: '1000',
+    })
+    const lockHolder: { release?: () => void } = {}
+    try {
+      // A long answer that would go on for a minute: the model must not be paid for text nobody can keep.
+      const words = Array.from({ length: 600 }, (_, i) => `w${i} `)
+      env.fake.enqueue({ chunks: words, delayMs: 100 })
+      const client = createClient(flume.url)
+      const chat = await newChat(client)
+      const posted = await send(client, chat.id, 'Go on and on')
+      const id = posted.assistantMessage.id
+      const reader = await openStream(client, posted.streamUrl)
+      await reader.waitForText(t => t.length > 10)
+      const request = env.fake.completions.at(-1)!
+      const lock = lockDatabase(flume.dataDir)
+      lockHolder.release = lock.release
+      // Two failed saves (each waits out SQLite's 5 s busy timeout), then the final store fails too.
+      const frames = await reader.readUntilDone(60_000)
+      const text = expectOffsets(frames)
+      const error = frames.map(f => f.data).find(d => d?.includes('"error"'))
+      expect(JSON.parse(error!)).toMatchObject({ type: 'error', code: 'storage_unavailable', message: expect.stringMatching(/database stopped taking writes/) })
+      expect(await request.outcome).toBe('aborted')
+      expect(text.length).toBeGreaterThan(10)
+      expect(text.length).toBeLessThan(words.join('').length)
+      lock.release()
+      lockHolder.release = undefined
+      const stored = await waitFinal(client, chat.id, id, 30_000)
+      expect(stored).toMatchObject({ status: 'error', content: text, error: { code: 'storage_unavailable' } })
+      expect(flume.logs()).toMatch(/refused writes for \d+ ms; ending 1 running answer/)
+      // The server is well again: a new answer is written and stored.
+      const next = await send(client, chat.id, 'And now?')
+      expect(await waitFinal(client, chat.id, next.assistantMessage.id)).toMatchObject({ status: 'done', content: 'Hello, world!' })
+    }
+    finally {
+      lockHolder.release?.()
+      await flume.stop()
+    }
+  })
 })
