@@ -1,63 +1,29 @@
-import { DONE_SENTINEL, MESSAGE_PAGE, isFinalStatus, streamUrlFor } from '#shared/chat'
+import { MESSAGE_PAGE, isFinalStatus } from '#shared/chat'
 import { errorCodeOf, type ErrorCode } from '#shared/codes'
-import type { Chat, ChatWithMessages, Message, MessageError, PostMessageResponse, RetryResponse, StreamEvent } from '#shared/schemas'
+import type { Chat, ChatWithMessages, Message, MessageError, PostMessageResponse, RetryResponse } from '#shared/schemas'
+import type { StreamPosition } from '~/utils/stream-position'
+import { STREAM_LOST, useAnswerStreams } from './useAnswerStreams'
 
 export type ChatStatus = 'idle' | 'submitting' | 'streaming' | 'error'
-
-/** Errors this client raises itself (never sent by the server). */
-export const STREAM_LOST = 'stream_lost'
-
-const EVENT_SOURCE_OPEN = 1
-const EVENT_SOURCE_CLOSED = 2
-
-interface Stream {
-  source: EventSource
-  /** Length of the answer text received so far: the offset of the next delta. */
-  received: number
-  failed: MessageError | null
-}
 
 function isLive(message: Message) {
   return message.role === 'assistant' && !isFinalStatus(message.status)
 }
 
-/** How long a stream opened ahead (openStreamEarly) waits for its page before it is closed. */
-const EARLY_STREAM_MS = 10_000
-
-interface EarlyStream { source: EventSource, frames: MessageEvent<string>[], failed: boolean }
-
-/** Streams opened before their chat's page exists, with the frames that came meanwhile. */
-const earlyStreams = new Map<string, EarlyStream>()
-
-/**
- * Starts following an answer from its first byte before the page that shows it is there (a new
- * chat: useChats().start, while the chat page loads). The page's useChat takes the stream over,
- * frames received meanwhile included. Not taken over in time, it is closed; the answer is
- * written on the server all the same.
- */
-export function openStreamEarly(messageId: string, url: string) {
-  if (!import.meta.client || typeof EventSource === 'undefined' || earlyStreams.has(messageId)) return
-  const early: EarlyStream = { source: new EventSource(url), frames: [], failed: false }
-  early.source.onmessage = event => early.frames.push(event)
-  early.source.onerror = () => {
-    early.failed = true
-  }
-  earlyStreams.set(messageId, early)
-  setTimeout(() => {
-    if (earlyStreams.get(messageId) !== early) return
-    early.source.close()
-    earlyStreams.delete(messageId)
-  }, EARLY_STREAM_MS)
+/** Where to follow an answer from: after its text shown so far and `pending` characters not committed yet. */
+function positionAfter(message: Message, pending = 0): StreamPosition {
+  return { answer: message.content.length + pending }
 }
 
+/** Refusals that mean the chat changed in another tab or window: reload it. */
+const CHANGED_ELSEWHERE: ErrorCode[] = ['not_retryable', 'not_continuable', 'not_editable']
+
 /**
- * One chat: its messages, sending, and following the answers as they stream.
+ * One chat: its messages and the actions on them; useAnswerStreams follows the answers.
  *
  * Messages live in `useState`, so a server-rendered page hands them to the browser.
  * Streams belong to the component that calls this, and close when its scope ends.
  */
-/** Refusals that mean the chat changed in another tab or window: reload it. */
-const CHANGED_ELSEWHERE: ErrorCode[] = ['not_retryable', 'not_continuable', 'not_editable']
 
 export function useChat(chatId: string) {
   const requestFetch = useRequestFetch()
@@ -68,11 +34,7 @@ export function useChat(chatId: string) {
   const loadingOlder = ref(false)
   const submitting = ref(false)
   const error = ref<MessageError | null>(null)
-  const reconnecting = ref(new Set<string>())
-
-  const streams = new Map<string, Stream>()
   let lastContent: string | null = null
-  let disposed = false
 
   const status = computed<ChatStatus>(() => {
     if (submitting.value) return 'submitting'
@@ -103,23 +65,29 @@ export function useChat(chatId: string) {
   const flush = pendingText.flush
   const append = pendingText.append
 
-  function setReconnecting(messageId: string, on: boolean) {
-    if (reconnecting.value.has(messageId) === on) return
-    if (on) reconnecting.value.add(messageId)
-    else reconnecting.value.delete(messageId)
-  }
-
-  function close(messageId: string) {
-    const stream = streams.get(messageId)
-    if (!stream) return
-    stream.source.close()
-    streams.delete(messageId)
-    setReconnecting(messageId, false)
-  }
+  const streams = useAnswerStreams({
+    delta: append,
+    usage(messageId, usage) {
+      flush()
+      const message = find(messageId)
+      if (message) message.usage = usage
+    },
+    error(messageId, failure) {
+      flush()
+      const message = find(messageId)
+      if (!message) return
+      message.status = 'error'
+      message.error = failure
+    },
+    end(messageId, outcome) {
+      flush()
+      void settle(messageId, outcome)
+    },
+  })
 
   /** The chat and its newest messages (docs/paging.md); with `before`, the ones before that cursor. */
   async function fetchChat(before?: string) {
-    return await requestFetch<ChatWithMessages>(`/api/chats/${encodeURIComponent(chatId)}`, {
+    return await requestFetch<ChatWithMessages>(apiPaths.chat(chatId), {
       query: { limit: MESSAGE_PAGE.default, ...(before ? { before } : {}) },
     })
   }
@@ -133,7 +101,7 @@ export function useChat(chatId: string) {
       const { messages: stored, next: _next, ...rest } = await fetchChat()
       chat.value = rest
       // Followed again meanwhile (Continue keeps the id): that stream says how it ends.
-      if (streams.has(messageId)) return
+      if (streams.isFollowing(messageId)) return
       const fresh = stored.find(m => m.id === messageId)
       if (fresh && !isLive(fresh)) {
         replace(fresh)
@@ -145,93 +113,20 @@ export function useChat(chatId: string) {
       void refreshNuxtData('chats')
     }
     const message = find(messageId)
-    if (message && isLive(message) && !streams.has(messageId)) Object.assign(message, fallback)
-  }
-
-  function onFrame(messageId: string, event: MessageEvent<string>) {
-    const stream = streams.get(messageId)
-    if (!stream) return
-    setReconnecting(messageId, false)
-    if (event.data === DONE_SENTINEL) {
-      flush()
-      close(messageId)
-      void settle(messageId, stream.failed ? { status: 'error', error: stream.failed } : { status: 'done', error: undefined })
-      return
-    }
-    let frameData: StreamEvent
-    try {
-      frameData = JSON.parse(event.data) as StreamEvent
-    }
-    catch {
-      return
-    }
-    if (frameData.type === 'delta') {
-      let text = frameData.text
-      // The event id is the text length after this frame: drop anything already received.
-      const end = Number.parseInt(event.lastEventId, 10)
-      if (Number.isFinite(end) && end - text.length < stream.received) {
-        text = text.slice(Math.min(text.length, stream.received - (end - text.length)))
-      }
-      stream.received += text.length
-      if (text) append(messageId, text)
-      return
-    }
-    flush()
-    const message = find(messageId)
-    if (!message) return
-    if (frameData.type === 'usage') {
-      message.usage = { promptTokens: frameData.promptTokens, completionTokens: frameData.completionTokens }
-    }
-    else {
-      stream.failed = { code: frameData.code, message: frameData.message }
-      message.status = 'error'
-      message.error = stream.failed
-    }
-  }
-
-  function onStreamError(messageId: string) {
-    const stream = streams.get(messageId)
-    if (!stream) return
-    if (stream.source.readyState !== EVENT_SOURCE_CLOSED) {
-      // The browser reconnects by itself and sends Last-Event-ID.
-      setReconnecting(messageId, true)
-      return
-    }
-    flush()
-    close(messageId)
-    void settle(messageId, {
-      status: 'error',
-      error: { code: STREAM_LOST, message: 'The connection to this answer was lost.' },
-    })
-  }
-
-  function open(messageId: string, url: string, received: number) {
-    if (disposed || streams.has(messageId) || !import.meta.client) return
-    // A stream opened ahead from the start of the answer is taken over, frames and all.
-    const early = received === 0 ? earlyStreams.get(messageId) : undefined
-    if (early) earlyStreams.delete(messageId)
-    const source = early?.source ?? new EventSource(url)
-    streams.set(messageId, { source, received, failed: null })
-    source.onmessage = event => onFrame(messageId, event)
-    source.onerror = () => onStreamError(messageId)
-    source.onopen = () => setReconnecting(messageId, false)
-    if (!early) return
-    for (const frame of early.frames) onFrame(messageId, frame)
-    if (early.failed && streams.has(messageId) && source.readyState !== EVENT_SOURCE_OPEN) onStreamError(messageId)
+    if (message && isLive(message) && !streams.isFollowing(messageId)) Object.assign(message, fallback)
   }
 
   /** Follows every answer that is still being written, from the text already shown. */
   function resume() {
     for (const message of messages.value) {
       if (!isLive(message)) continue
-      const offset = message.content.length + pendingText.pendingLength(message.id)
-      open(message.id, `${streamUrlFor(chatId, message.id)}?offset=${offset}`, offset)
+      streams.follow(message.id, apiPaths.stream(chatId, message.id), positionAfter(message, pendingText.pendingLength(message.id)))
     }
   }
 
   async function load() {
     const data = await fetchChat()
-    for (const id of [...streams.keys()]) close(id)
+    streams.closeAll()
     pendingText.clear()
     const { messages: loaded, next, ...rest } = data
     chat.value = rest
@@ -296,13 +191,13 @@ export function useChat(chatId: string) {
     if (!content.trim()) return false
     return await submit(async () => {
       lastContent = content
-      const res = await $fetch<PostMessageResponse>(`/api/chats/${encodeURIComponent(chatId)}/messages`, {
+      const res = await $fetch<PostMessageResponse>(apiPaths.messages(chatId), {
         method: 'POST',
         body: { content },
       })
       replace(res.userMessage)
       replace(res.assistantMessage)
-      if (isLive(res.assistantMessage)) open(res.assistantMessage.id, res.streamUrl, res.assistantMessage.content.length)
+      if (isLive(res.assistantMessage)) streams.follow(res.assistantMessage.id, res.streamUrl)
     }, 'The message could not be sent.')
   }
 
@@ -310,12 +205,9 @@ export function useChat(chatId: string) {
   async function stop(messageId = messages.value.findLast(isLive)?.id) {
     if (!messageId) return
     try {
-      const stopped = await $fetch<Message>(
-        `/api/chats/${encodeURIComponent(chatId)}/messages/${encodeURIComponent(messageId)}/stop`,
-        { method: 'POST' },
-      )
+      const stopped = await $fetch<Message>(apiPaths.message(chatId, messageId, 'stop'), { method: 'POST' })
       flush()
-      close(messageId)
+      streams.close(messageId)
       replace(stopped)
     }
     catch (err) {
@@ -334,7 +226,7 @@ export function useChat(chatId: string) {
       error.value = null
       last.status = 'streaming'
       last.error = undefined
-      open(last.id, `${streamUrlFor(chatId, last.id)}?offset=${last.content.length}`, last.content.length)
+      streams.follow(last.id, apiPaths.stream(chatId, last.id), positionAfter(last))
       return true
     }
     if (last?.role === 'assistant' && (last.status === 'error' || last.status === 'stopped')) {
@@ -354,14 +246,11 @@ export function useChat(chatId: string) {
   /** The server replaces the finished last answer by a new one (the question is not repeated). */
   async function replaceLast(last: Message, failure: string) {
     return await submit(async () => {
-      const res = await $fetch<RetryResponse>(
-        `/api/chats/${encodeURIComponent(chatId)}/messages/${encodeURIComponent(last.id)}/retry`,
-        { method: 'POST' },
-      )
+      const res = await $fetch<RetryResponse>(apiPaths.message(chatId, last.id, 'retry'), { method: 'POST' })
       const index = messages.value.indexOf(last)
       if (index === -1) messages.value.push(res.assistantMessage)
       else messages.value.splice(index, 1, res.assistantMessage)
-      if (isLive(res.assistantMessage)) open(res.assistantMessage.id, res.streamUrl, 0)
+      if (isLive(res.assistantMessage)) streams.follow(res.assistantMessage.id, res.streamUrl)
     }, failure)
   }
 
@@ -372,16 +261,13 @@ export function useChat(chatId: string) {
   async function edit(messageId: string, content: string): Promise<boolean> {
     if (!content.trim()) return false
     return await submit(async () => {
-      const res = await $fetch<PostMessageResponse>(
-        `/api/chats/${encodeURIComponent(chatId)}/messages/${encodeURIComponent(messageId)}/edit`,
-        { method: 'POST', body: { content } },
-      )
+      const res = await $fetch<PostMessageResponse>(apiPaths.message(chatId, messageId, 'edit'), { method: 'POST', body: { content } })
       const index = messages.value.findIndex(m => m.id === messageId)
       const dropped = index === -1 ? [] : messages.value.slice(index)
       flush()
-      for (const message of dropped) close(message.id)
+      for (const message of dropped) streams.close(message.id)
       messages.value.splice(index === -1 ? messages.value.length : index, dropped.length, res.userMessage, res.assistantMessage)
-      if (isLive(res.assistantMessage)) open(res.assistantMessage.id, res.streamUrl, 0)
+      if (isLive(res.assistantMessage)) streams.follow(res.assistantMessage.id, res.streamUrl)
     }, 'The edited message could not be sent.')
   }
 
@@ -390,24 +276,16 @@ export function useChat(chatId: string) {
     const last = messages.value.at(-1)
     if (last?.role !== 'assistant' || !(last.status === 'error' || last.status === 'stopped')) return false
     return await submit(async () => {
-      const res = await $fetch<RetryResponse>(
-        `/api/chats/${encodeURIComponent(chatId)}/messages/${encodeURIComponent(last.id)}/continue`,
-        { method: 'POST' },
-      )
+      const res = await $fetch<RetryResponse>(apiPaths.message(chatId, last.id, 'continue'), { method: 'POST' })
       flush()
-      close(last.id)
+      streams.close(last.id)
       replace(res.assistantMessage)
       // The stream starts with the text already here: follow only what comes after it.
-      const offset = res.assistantMessage.content.length
-      if (isLive(res.assistantMessage)) open(last.id, `${res.streamUrl}?offset=${offset}`, offset)
+      if (isLive(res.assistantMessage)) streams.follow(last.id, res.streamUrl, positionAfter(res.assistantMessage))
     }, 'The answer could not be continued.')
   }
 
-  tryOnScopeDispose(() => {
-    disposed = true
-    for (const id of [...streams.keys()]) close(id)
-    pendingText.clear()
-  })
+  tryOnScopeDispose(() => pendingText.clear())
 
   return {
     chat,
@@ -417,7 +295,7 @@ export function useChat(chatId: string) {
     loadOlder,
     status,
     error,
-    reconnecting: computed(() => reconnecting.value.size > 0),
+    reconnecting: streams.reconnecting,
     load,
     resume,
     send,

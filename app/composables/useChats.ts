@@ -1,7 +1,7 @@
 import type { Chat, ChatPage, CreateChatResponse, Message } from '#shared/schemas'
 import { CHAT_PAGE } from '#shared/chat'
 import { titleFrom } from '#shared/titles'
-import { openStreamEarly } from './useChat'
+import { openStreamEarly } from './useAnswerStreams'
 
 const DAY_MS = 86_400_000
 /** After an answer settles, the generated title lands a moment later: look again at these delays. */
@@ -61,7 +61,7 @@ export function useChats() {
   // The pages after the first, once one was asked for (null: none yet), and the cursor after them.
   const older = useState<ChatPage | null>('flume:chats:older', () => null)
   const loadingMore = useState('flume:chats:loading', () => false)
-  const { data: first, error, refresh, status } = useFetch('/api/chats', {
+  const { data: first, error, refresh, status } = useFetch(apiPaths.chats(), {
     key: 'chats',
     query: { limit: CHAT_PAGE.default },
     default: (): ChatPage => ({ chats: [], next: null }),
@@ -110,7 +110,7 @@ export function useChats() {
     if (!before || loadingMore.value) return
     loadingMore.value = true
     try {
-      const page = asChatPage(await $fetch<Chat[] | ChatPage>('/api/chats', { query: { limit: CHAT_PAGE.default, before } }))
+      const page = asChatPage(await $fetch<Chat[] | ChatPage>(apiPaths.chats(), { query: { limit: CHAT_PAGE.default, before } }))
       const loaded = older.value?.chats ?? []
       const ids = new Set(loaded.map(c => c.id))
       older.value = { chats: [...loaded, ...page.chats.filter(c => !ids.has(c.id))], next: page.next }
@@ -127,7 +127,7 @@ export function useChats() {
    */
   async function start(content: string): Promise<Chat> {
     // One request: the chat, its question and the answer's start (one transaction on the server).
-    const created = await $fetch<CreateChatResponse>('/api/chats', { method: 'POST', body: { title: titleFrom(content), content } })
+    const created = await $fetch<CreateChatResponse>(apiPaths.chats(), { method: 'POST', body: { title: titleFrom(content), content } })
     const { messages = [], streamUrl, ...chat } = created
     // The answer is followed from here on, while the chat's page loads (its useChat takes over).
     const answer = messages.at(-1)
@@ -162,13 +162,13 @@ export function useChats() {
   }
 
   async function remove(chatId: string) {
-    await $fetch(`/api/chats/${encodeURIComponent(chatId)}`, { method: 'DELETE' })
+    await $fetch(apiPaths.chat(chatId), { method: 'DELETE' })
     edit(chats => chats.filter(c => c.id !== chatId))
     clearNuxtState([`flume:chat:${chatId}`, `flume:chat:${chatId}:messages`])
   }
 
   async function rename(chatId: string, title: string): Promise<Chat> {
-    const chat = await $fetch<Chat>(`/api/chats/${encodeURIComponent(chatId)}`, { method: 'PATCH', body: { title } })
+    const chat = await $fetch<Chat>(apiPaths.chat(chatId), { method: 'PATCH', body: { title } })
     // Merged: the answer is no less running (`streaming`) for the chat's new name.
     edit(chats => chats.map(c => (c.id === chatId ? { ...c, ...chat } : c)))
     return chat
@@ -176,7 +176,7 @@ export function useChats() {
 
   /** A page of the chats whose title or messages contain `query` (server-side, case-insensitive), after `before`. */
   async function search(query: string, before?: string): Promise<ChatPage> {
-    return asChatPage(await $fetch<Chat[] | ChatPage>('/api/chats', { query: { q: query, limit: CHAT_PAGE.default, ...(before ? { before } : {}) } }))
+    return asChatPage(await $fetch<Chat[] | ChatPage>(apiPaths.chats(), { query: { q: query, limit: CHAT_PAGE.default, ...(before ? { before } : {}) } }))
   }
 
   /**

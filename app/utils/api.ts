@@ -1,3 +1,4 @@
+import { streamUrlFor } from '#shared/chat'
 import type { MessageError } from '#shared/schemas'
 
 /** The `{ code, message }` of a failed `$fetch` call (h3 error body, CONTRACT.md). */
@@ -13,4 +14,16 @@ export function apiError(err: unknown, fallback = 'Something went wrong. Please 
     message = message.replace(/\.$/, '') + ` (at ${at}).`
   }
   return { code, message }
+}
+
+type MessageAction = 'stop' | 'retry' | 'edit' | 'continue'
+
+/** The paths of the chat API (CONTRACT.md) the web client calls, ids encoded. */
+export const apiPaths = {
+  chats: () => '/api/chats',
+  chat: (chatId: string) => `/api/chats/${encodeURIComponent(chatId)}`,
+  messages: (chatId: string) => `${apiPaths.chat(chatId)}/messages`,
+  message: (chatId: string, messageId: string, action: MessageAction) => `${apiPaths.messages(chatId)}/${encodeURIComponent(messageId)}/${action}`,
+  /** Where an answer's stream is read: the server's own path (it hands out the same as `streamUrl`). */
+  stream: (chatId: string, messageId: string) => streamUrlFor(chatId, messageId),
 }
