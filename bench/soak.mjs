@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { median, pct, startCrowd } from './lib/crowd.mjs'
 import { cpuSeconds, memory, openFileLimit, schedstat } from './lib/proc.mjs'
-import { killTargets, startFlume } from './lib/targets.mjs'
+import { killTargets, serverFlags, startFlume } from './lib/targets.mjs'
 import { startUpstream } from './lib/upstream.mjs'
 
 const root = resolve(import.meta.dirname, '..')
@@ -66,7 +66,7 @@ for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130)
 
 const upstream = await startUpstream()
 const flume = await startFlume({ outputDir, upstreamUrl: upstream.url, env: { FLUME_RATE_LIMITS: 'off' } })
-console.log(`Flume ${outputDir} (pid ${flume.pid}); ${STREAMS} streams x ${TOKENS} tokens at ${RATE} tokens/s, a new answer as each ends, for ${MINUTES} min`)
+console.log(`Flume ${outputDir} (pid ${flume.pid}, node ${serverFlags.join(' ') || '(no flags)'}); ${STREAMS} streams x ${TOKENS} tokens at ${RATE} tokens/s, a new answer as each ends, for ${MINUTES} min`)
 
 const rss = [] // [ms since start, MB]
 const t0 = performance.now()

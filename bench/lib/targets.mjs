@@ -4,7 +4,7 @@
 // `npm start` uses. Used by relay.mjs and burst.mjs.
 
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { makeAgent, requestJson } from './client.mjs'
@@ -13,8 +13,26 @@ import { MODEL } from './upstream.mjs'
 
 const benchDir = resolve(import.meta.dirname, '..')
 const preload = ['--import', join(benchDir, 'lib/server-preload.mjs')]
-/** The V8 flags of `npm start` (package.json), for both servers alike. */
-const serverFlags = ['--max-semi-space-size=32']
+/**
+ * The Node/V8 flags of `npm start`, read from package.json's start script so the benches run
+ * what production runs (without `--env-file*`: the benches set the environment), for both
+ * servers alike. BENCH_NODE_FLAGS (space-separated) replaces them, to compare settings.
+ */
+export const serverFlags = process.env.BENCH_NODE_FLAGS !== undefined
+  ? process.env.BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean)
+  : startScriptFlags()
+
+function startScriptFlags() {
+  const { scripts } = JSON.parse(readFileSync(resolve(benchDir, '../package.json'), 'utf8'))
+  const words = scripts.start.split(/\s+/)
+  const node = words.indexOf('node')
+  const flags = []
+  for (const w of words.slice(node + 1)) {
+    if (!w.startsWith('-')) break
+    if (!w.startsWith('--env-file')) flags.push(w)
+  }
+  return flags
+}
 
 /** @type {Set<import('node:child_process').ChildProcess>} */
 const children = new Set()
