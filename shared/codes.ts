@@ -7,11 +7,12 @@ export const REQUEST_ERROR_CODES = [
   'invalid_body', 'invalid_offset', 'invalid_query', 'invalid_request', 'too_large', 'unsupported_media_type', 'not_found',
   'forbidden_origin', 'unknown_model', 'not_retryable', 'not_editable', 'not_continuable',
   'method_not_allowed', 'rate_limited', 'quota_exceeded', 'shutting_down', 'unavailable', 'internal',
+  'too_many_attachments', 'attachment_too_large', 'attachments_too_large', 'unsupported_attachment',
 ] as const
 
 export const ANSWER_ERROR_CODES = [
-  'upstream_auth', 'upstream_rate_limited', 'upstream_unavailable', 'upstream_timeout', 'upstream_error', 'interrupted',
-  'storage_unavailable',
+  'upstream_auth', 'upstream_rate_limited', 'upstream_unavailable', 'upstream_timeout', 'upstream_error', 'upstream_no_vision',
+  'interrupted', 'storage_unavailable',
 ] as const
 
 export type RequestErrorCode = typeof REQUEST_ERROR_CODES[number]

@@ -1,3 +1,5 @@
+import { IMAGE_HISTORY_CHARS } from './attachments'
+
 /**
  * How much of a conversation the model is shown with a question (FLUME_HISTORY_CHARS;
  * docs/answer-limits.md). The server trims with it; a client can call it on the messages it
@@ -14,16 +16,32 @@ export interface Turn {
  * always sent (alone when it is longer than `budget` by itself); before it, the newest turns whose
  * characters (JavaScript string length) fit in `budget` together with it, whole turns only; and
  * the history never starts with an answer, whose question would be missing. `budget` 0: all of it.
+ * `size` is what a message counts for: its text's length, unless told otherwise (attachments:
+ * `attachedSize`).
  */
-export function historyStart(messages: readonly Pick<Turn, 'role' | 'content'>[], budget: number): number {
+export function historyStart<T extends Pick<Turn, 'role'>>(messages: readonly T[], budget: number, size: (message: T) => number = textSize): number {
   const last = messages.length - 1
   if (budget <= 0 || last < 0) return 0
-  let used = messages[last]!.content.length
+  let used = size(messages[last]!)
   let start = last
-  while (start > 0 && used + messages[start - 1]!.content.length <= budget) {
+  while (start > 0 && used + size(messages[start - 1]!) <= budget) {
     start--
-    used += messages[start]!.content.length
+    used += size(messages[start]!)
   }
   while (start < last && messages[start]!.role === 'assistant') start++
   return start
+}
+
+function textSize(message: unknown): number {
+  return (message as Pick<Turn, 'content'>).content.length
+}
+
+/**
+ * What a message with attachments counts for: its text, its text files' bytes (about their
+ * characters) and IMAGE_HISTORY_CHARS per image.
+ */
+export function attachedSize(message: { content: string, attachments?: readonly { kind: string, size: number }[] }): number {
+  let size = message.content.length
+  for (const file of message.attachments ?? []) size += file.kind === 'image' ? IMAGE_HISTORY_CHARS : file.size
+  return size
 }

@@ -3,6 +3,7 @@ import { CHAT_PAGE, MAX_QUERY_LENGTH, MAX_SYSTEM_PROMPT_LENGTH, MAX_TITLE_LENGTH
 
 export * from './chat'
 export * from './codes'
+export * from './attachments'
 
 export const MessageRole = z.enum(['user', 'assistant'])
 export const MessageStatus = z.enum(MESSAGE_STATUSES)
@@ -14,6 +15,18 @@ export const UsageSchema = z.object({
   completionTokens: z.number().int().nonnegative(),
   /** Of the completion tokens, those the model spent reasoning, when its server says (docs/reasoning.md). */
   reasoningTokens: z.number().int().nonnegative().optional(),
+})
+
+/** A file attached to a question (docs/attachments.md); its bytes are at `url`, for its owner only. */
+export const AttachmentSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  /** `image/png`, `image/jpeg`, `image/gif`, `image/webp`, or `text/plain` for any text file. */
+  mediaType: z.string(),
+  kind: z.enum(['image', 'text']),
+  /** Bytes. */
+  size: z.number().int().nonnegative(),
+  url: z.string(),
 })
 
 export const MessageSchema = z.object({
@@ -29,6 +42,8 @@ export const MessageSchema = z.object({
   error: MessageErrorSchema.optional(),
   model: z.string().optional(),
   usage: UsageSchema.optional(),
+  /** A question's attached files, in the order they were given; absent: none. */
+  attachments: z.array(AttachmentSchema).optional(),
   createdAt: z.string(),
 })
 
@@ -86,12 +101,23 @@ const Title = z.string().trim().min(1).max(MAX_TITLE_LENGTH)
 
 const ModelId = z.string().trim().min(1).max(200)
 // Length is checked separately (readBodyAs) so that oversized content answers 413, not 400.
-const Content = z.string().refine(s => s.trim().length > 0, 'content must not be empty')
+const Content = z.string()
+/** Ids of uploaded files (POST /api/attachments) the question sends; their count is checked with the other limits. */
+const AttachmentIds = z.array(IdSchema).max(100)
+
+/** A question needs words, or at least one file. */
+function needsContent(body: { content?: string, attachments?: string[] }, ctx: z.RefinementCtx) {
+  if (body.content !== undefined && !body.content.trim() && !body.attachments?.length) {
+    ctx.addIssue({ code: 'custom', path: ['content'], message: 'content must not be empty' })
+  }
+}
 
 /** With `content`, the chat starts with that question and its answer (one request, one transaction). */
-export const CreateChatBody = z.object({ title: Title.optional(), content: Content.optional(), model: ModelId.optional() })
+export const CreateChatBody = z.object({ title: Title.optional(), content: Content.optional(), model: ModelId.optional(), attachments: AttachmentIds.optional() })
   .strict()
+  .superRefine(needsContent)
   .refine(body => body.model === undefined || body.content !== undefined, 'model goes with content')
+  .refine(body => body.attachments === undefined || body.content !== undefined, 'attachments go with content')
 
 /** An empty or blank system prompt means none. */
 const SystemPrompt = z.string().max(MAX_SYSTEM_PROMPT_LENGTH).transform(s => (s.trim() ? s : null))
@@ -110,9 +136,14 @@ export const PatchChatBody = z.object({
   .strict()
   .refine(body => Object.values(body).some(value => value !== undefined), 'give at least one of title, model, systemPrompt, temperature')
 
-export const PostMessageBody = z.object({ content: Content, model: ModelId.optional() }).strict()
+export const PostMessageBody = z.object({ content: Content, model: ModelId.optional(), attachments: AttachmentIds.optional() })
+  .strict()
+  .superRefine(needsContent)
 
-/** Edit a question and ask again: the messages after it are replaced. */
+/**
+ * Edit a question and ask again: the messages after it are replaced. `attachments`: the files the
+ * question has now, kept ones and new uploads alike (absent: it keeps the ones it had).
+ */
 export const EditMessageBody = PostMessageBody
 
 export const PostMessageResponseSchema = z.object({
@@ -152,6 +183,7 @@ export type MessageStatus = z.infer<typeof MessageStatus>
 export type MessageError = z.infer<typeof MessageErrorSchema>
 export type Usage = z.infer<typeof UsageSchema>
 export type Message = z.infer<typeof MessageSchema>
+export type Attachment = z.infer<typeof AttachmentSchema>
 export type Chat = z.infer<typeof ChatSchema>
 export type ChatWithMessages = z.infer<typeof ChatWithMessagesSchema>
 export type ChatPage = z.infer<typeof ChatPageSchema>

@@ -13,9 +13,10 @@ export async function demoFetch(input: string | URL | Request, init?: RequestIni
   if (!url.pathname.endsWith('/chat/completions')) {
     return Response.json({ error: { message: 'Not found', type: 'invalid_request_error' } }, { status: 404 })
   }
-  const body = JSON.parse(String(init?.body ?? '{}')) as { messages?: { role: string, content: string }[] }
-  const tokens = tokenize(answerTo(body.messages ?? []))
-  const thoughts = tokenize(reasoningFor(body.messages ?? []))
+  const body = JSON.parse(String(init?.body ?? '{}')) as { messages?: { role: string, content: string | DemoPart[] }[] }
+  const messages = (body.messages ?? []).map(m => ({ role: m.role, content: textOf(m.content), images: imagesOf(m.content) }))
+  const tokens = tokenize(answerTo(messages))
+  const thoughts = tokenize(reasoningFor(messages))
   const promptTokens = Math.ceil(JSON.stringify(body.messages ?? []).length / 4)
   const signal = init?.signal ?? undefined
   const delay = useFlumeConfig().demoDelayMs
@@ -79,11 +80,12 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * The demo's answer to the last question; asked to continue (Continue after a stop or an error),
  * the rest of that answer after the part already written.
  */
-function answerTo(messages: { role: string, content: string }[]): string {
+function answerTo(messages: DemoTurn[]): string {
   const last = messages.at(-1)
   const continuing = last?.role === 'user' && last.content === CONTINUE_INSTRUCTION
   const turns = continuing ? messages.slice(0, -2) : messages
-  const answer = demoAnswer(turns.findLast(m => m.role === 'user')?.content ?? '')
+  const question = turns.findLast(m => m.role === 'user')
+  const answer = seen(question) + demoAnswer(question?.content ?? '')
   const written = continuing ? messages.at(-2)?.content ?? '' : ''
   return written && answer.startsWith(written) ? answer.slice(written.length) : answer
 }
@@ -95,7 +97,7 @@ const ASKS_TO_THINK = /\b(?:think|thinking|reason|reasoning)\b|step[ -]by[ -]ste
  * The demo's reasoning (docs/reasoning.md): a short one, only when the question asks for it and
  * not when continuing (its reasoning came before the part already written).
  */
-function reasoningFor(messages: { role: string, content: string }[]): string {
+function reasoningFor(messages: DemoTurn[]): string {
   const last = messages.at(-1)
   if (last?.role !== 'user' || last.content === CONTINUE_INSTRUCTION || !ASKS_TO_THINK.test(last.content)) return ''
   const words = last.content.trim().split(/\s+/).length
@@ -112,8 +114,31 @@ function tokenize(text: string): string[] {
   return text.match(/\s*\S{1,12}|\s+/g) ?? []
 }
 
+type DemoPart = { type: 'text', text: string } | { type: 'image_url', image_url: { url: string } }
+interface DemoTurn { role: string, content: string, images: number }
+
+function textOf(content: string | DemoPart[]): string {
+  return typeof content === 'string' ? content : content.flatMap(part => (part.type === 'text' ? [part.text] : [])).join('\n')
+}
+
+function imagesOf(content: string | DemoPart[]): number {
+  return typeof content === 'string' ? 0 : content.filter(part => part.type === 'image_url').length
+}
+
+/** What the demo was shown besides words: it cannot look, but says what came (docs/attachments.md). */
+function seen(question: DemoTurn | undefined): string {
+  if (!question) return ''
+  const files = [...question.content.matchAll(/^<file name="([^"]*)">$/gm)].map(match => match[1])
+  const parts = [
+    ...(question.images ? [`${question.images} image${question.images === 1 ? '' : 's'}`] : []),
+    ...(files.length ? [`${files.length} text file${files.length === 1 ? '' : 's'} (${files.map(name => `\`${name!.replace(/`/g, '\'')}\``).join(', ')})`] : []),
+  ]
+  return parts.length ? `You attached ${parts.join(' and ')}. A real model would read ${question.images + files.length === 1 ? 'it' : 'them'}; I only see that ${question.images + files.length === 1 ? 'it is' : 'they are'} here.\n\n` : ''
+}
+
 function demoAnswer(question: string): string {
-  const asked = question.trim().replace(/\s+/g, ' ')
+  // Only the question's own words, not the files appended after them.
+  const asked = question.replace(/\n*<file name="[^"]*">\n[\s\S]*?<\/file>/g, '').trim().replace(/\s+/g, ' ')
   const quote = asked.length > 120 ? `${asked.slice(0, 119)}…` : asked
   return `You asked: *${quote.replace(/[*_`[\]<>]/g, '')}*
 

@@ -20,7 +20,15 @@ export type CompletionPart
     | { type: 'reasoning', text: string }
     | { type: 'usage', promptTokens: number, completionTokens: number, reasoningTokens?: number }
 
-export interface ChatTurn { role: 'system' | 'user' | 'assistant', content: string }
+/** A part of a question with images (OpenAI's content parts). */
+export type ContentPart
+  = | { type: 'text', text: string }
+    | { type: 'image_url', image_url: { url: string } }
+
+/** One message sent to the model: text, or text and images for a question with images attached. */
+export type ChatTurn
+  = | { role: 'system' | 'assistant', content: string }
+    | { role: 'user', content: string | ContentPart[] }
 
 export interface CompletionRequest {
   client: OpenAI
@@ -185,7 +193,8 @@ export async function* streamCompletion(req: CompletionRequest): AsyncGenerator<
   catch (error) {
     if (req.signal.aborted) return
     if (stalledOut) throw stalled(error)
-    throw toUpstreamError(error)
+    const failure = toUpstreamError(error)
+    throw sentImages(req.messages) && refusesImages(failure) ? noVision(failure) : failure
   }
   finally {
     clearTimeout(timer)
@@ -194,6 +203,29 @@ export async function* streamCompletion(req: CompletionRequest): AsyncGenerator<
     // not leave the request open. With a reason given, no DOMException (and its stack) is made.
     if (!controller.signal.aborted) controller.abort(LEFT)
   }
+}
+
+/** Whether the request carried images (a question with image attachments). */
+function sentImages(messages: ChatTurn[]): boolean {
+  return messages.some(m => Array.isArray(m.content) && m.content.some(part => part.type === 'image_url'))
+}
+
+/**
+ * How servers say a model cannot take images: OpenAI ("image_url is only supported by certain
+ * models"), vLLM ("not a multimodal model"), llama.cpp ("image input is not supported ... mmproj"),
+ * Ollama and others ("does not support images"/"vision").
+ */
+const REFUSES_IMAGES = /image|vision|multi-?modal|mmproj/i
+
+function refusesImages(failure: UpstreamError): boolean {
+  if (failure.code !== 'upstream_error' && failure.code !== 'upstream_unavailable') return false
+  const cause = failure.cause as { status?: number, message?: string } | undefined
+  if (failure.code === 'upstream_unavailable' && typeof cause?.status !== 'number') return false
+  return REFUSES_IMAGES.test(`${failure.message} ${cause?.message ?? ''}`)
+}
+
+function noVision(cause: UpstreamError) {
+  return new UpstreamError('upstream_no_vision', 'This model cannot look at images. Pick a model that can (for example gpt-4o, llama3.2-vision or qwen2.5-vl), or edit the question to remove its images, then retry.', { cause })
 }
 
 function stalled(cause?: unknown) {

@@ -1,6 +1,6 @@
-import { historyStart } from '#shared/history'
-import type { Usage } from '#shared/schemas'
-import type { ChatTurn } from './llm'
+import { attachedSize, historyStart } from '#shared/history'
+import type { Attachment, Usage } from '#shared/schemas'
+import type { ChatTurn, ContentPart } from './llm'
 import type { GenerationJob } from './registry'
 
 /** Sent after the partial answer when a person asks to continue it. */
@@ -17,9 +17,36 @@ export function promptFor(job: GenerationJob, history: ChatTurn[]): ChatTurn[] {
  * The conversation sent with a question (`history` ends with it), cut to the newest turns that fit
  * in `budget` characters (FLUME_HISTORY_CHARS; shared/history.ts has the rule, which clients share).
  */
-export function withinBudget(history: ChatTurn[], budget: number): ChatTurn[] {
-  const start = historyStart(history, budget)
+export function withinBudget<T extends { role: ChatTurn['role'], content: string, attachments?: readonly Attachment[] }>(history: T[], budget: number): T[] {
+  const start = historyStart(history, budget, attachedSize)
   return start ? history.slice(start) : history
+}
+
+/**
+ * The turns as the model is sent them (docs/attachments.md): a question's text files after its
+ * text, each between `<file name="...">` and `</file>`; its images as `image_url` parts (data URLs)
+ * after that text. `load` gives the attachments' bytes, base64, by id.
+ */
+export async function modelTurns(history: { role: 'user' | 'assistant', content: string, attachments?: readonly Attachment[] }[], load: (ids: string[]) => Promise<Map<string, string>>): Promise<ChatTurn[]> {
+  const ids = history.flatMap(turn => turn.attachments?.map(file => file.id) ?? [])
+  const data = ids.length ? await load(ids) : new Map<string, string>()
+  return history.map(({ role, content, attachments }): ChatTurn => {
+    if (role === 'assistant' || !attachments?.length) return { role, content }
+    let text = content
+    const images: ContentPart[] = []
+    for (const file of attachments) {
+      const base64 = data.get(file.id)
+      if (base64 === undefined) continue
+      if (file.kind === 'image') {
+        images.push({ type: 'image_url', image_url: { url: `data:${file.mediaType};base64,${base64}` } })
+      }
+      else {
+        const body = Buffer.from(base64, 'base64').toString('utf8')
+        text += `${text ? '\n\n' : ''}<file name="${file.name.replace(/["\r\n]/g, '_')}">\n${body}${body.endsWith('\n') ? '' : '\n'}</file>`
+      }
+    }
+    return images.length ? { role, content: [...(text ? [{ type: 'text' as const, text }] : []), ...images] } : { role, content: text }
+  })
 }
 
 /** A continued answer counts the tokens of every call that wrote it. */

@@ -32,8 +32,9 @@ export function useRuns(): RunRegistry {
       stallTimeoutMs: config.stallTimeoutMs,
     }),
     claim: id => messageStore.claim(id),
-    // Trimmed after the store returns the whole conversation: the budget is the model's view, not the store's.
-    history: async (job, id) => withinBudget(await messageStore.history(job.owner, job.chatId, id), config.historyChars),
+    // Trimmed after the store returns the whole conversation: the budget is the model's view, not
+    // the store's. Attachments' bytes are read for the turns that are sent only.
+    history: async (job, id) => await modelTurns(withinBudget(await messageStore.history(job.owner, job.chatId, id), config.historyChars), ids => attachmentStore.data(ids)),
     saveProgress: items => messageStore.saveProgress(items),
     finish: async (id, final) => {
       // Never over an answer that ended meanwhile (stopped or recovered by another instance).

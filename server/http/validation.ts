@@ -76,11 +76,23 @@ function describeIssues(error: z.ZodError): string {
   return error.issues.map(i => (i.path.length ? `${i.path.join('.')}: ` : '') + i.message).join('; ')
 }
 
-/**
- * The body as text, at most `limit` bytes. Counted while it arrives: a chunked body (no
- * Content-Length) over the limit is refused as soon as it crosses it, never buffered whole.
- */
+/** The body as text, at most `limit` bytes (readLimitedBytes). */
 async function readLimitedBody(event: H3Event, limit: number): Promise<string> {
+  const bytes = await readLimitedBytes(event, limit, tooLarge)
+  try {
+    return utf8.decode(bytes)
+  }
+  catch {
+    throw httpError(400, 'invalid_body', 'The request body is not valid UTF-8.')
+  }
+}
+
+/**
+ * The body's bytes, at most `limit`. Counted while they arrive: a chunked body (no
+ * Content-Length) over the limit is refused with `tooBig()` as soon as it crosses it, never
+ * buffered whole.
+ */
+export async function readLimitedBytes(event: H3Event, limit: number, tooBig: () => Error): Promise<Buffer> {
   const chunks: Uint8Array[] = []
   let size = 0
   const take = (chunk: Uint8Array) => {
@@ -99,7 +111,7 @@ async function readLimitedBody(event: H3Event, limit: number): Promise<string> {
         if (done) break
         if (!take(value)) {
           void reader.cancel().catch(() => {})
-          throw tooLarge()
+          throw tooBig()
         }
       }
     }
@@ -109,7 +121,7 @@ async function readLimitedBody(event: H3Event, limit: number): Promise<string> {
           // Stop reading; the connection closes after the 413 instead of taking in the rest.
           req.pause()
           setResponseHeader(event, 'connection', 'close')
-          throw tooLarge()
+          throw tooBig()
         }
       }
     }
@@ -118,12 +130,7 @@ async function readLimitedBody(event: H3Event, limit: number): Promise<string> {
     if ((error as { statusCode?: number }).statusCode === 413) throw error
     throw httpError(400, 'invalid_body', 'The request body could not be read.')
   }
-  try {
-    return utf8.decode(Buffer.concat(chunks))
-  }
-  catch {
-    throw httpError(400, 'invalid_body', 'The request body is not valid UTF-8.')
-  }
+  return Buffer.concat(chunks)
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })

@@ -102,6 +102,27 @@ export const MIGRATIONS: string[][] = [
     `ALTER TABLE messages ADD COLUMN reasoning_ms BIGINT`,
     `ALTER TABLE messages ADD COLUMN reasoning_tokens INTEGER`,
   ],
+  // 8: files attached to questions (docs/attachments.md). Uploaded first (chat_id and message_id
+  // NULL, removed after a day if never sent), then linked to the question that sends them; gone
+  // with their chat. The bytes are base64 text: one column type that SQLite, PostgreSQL and D1
+  // bind alike, and the form an image is sent to the model in.
+  [
+    `CREATE TABLE IF NOT EXISTS attachments (
+      id TEXT PRIMARY KEY,
+      owner TEXT NOT NULL,
+      chat_id TEXT REFERENCES chats (id) ON DELETE CASCADE,
+      message_id TEXT,
+      kind TEXT NOT NULL,
+      media_type TEXT NOT NULL,
+      name TEXT NOT NULL,
+      size INTEGER NOT NULL,
+      position INTEGER,
+      data TEXT NOT NULL,
+      created_at BIGINT NOT NULL
+    )`,
+    `CREATE INDEX IF NOT EXISTS attachments_message ON attachments (message_id)`,
+    `CREATE INDEX IF NOT EXISTS attachments_owner_created ON attachments (owner, created_at)`,
+  ],
 ]
 
 /**

@@ -1,6 +1,7 @@
-import type { Chat, ChatPage, Message, MessageError, MessageStatus, Usage } from '#shared/schemas'
+import type { Attachment, Chat, ChatPage, Message, MessageError, MessageStatus, Usage } from '#shared/schemas'
 import { titleFrom } from '#shared/titles'
 import type { AnswerText } from '../generation/run'
+import { attachmentStore, linkAttachments } from './attachments'
 
 export interface ChatRow {
   id: string
@@ -146,12 +147,12 @@ export const chatStore = {
    * A new chat with its first question and that question's `pending` answer, in one
    * transaction (a crash leaves either all of it or nothing).
    */
-  async createWithExchange(owner: string, chat: { id: string, title?: string }, content: string, model: string, assistantId: string, rememberModel = false): Promise<{ chat: Chat } & Exchange> {
+  async createWithExchange(owner: string, chat: { id: string, title?: string }, content: string, model: string, assistantId: string, rememberModel = false, attachments: Attachment[] = []): Promise<{ chat: Chat } & Exchange> {
     const db = await useDb()
     const row = newChatRow(owner, chat.id, chat.title ?? DEFAULT_TITLE)
-    const { statements, exchange } = exchangeStatements(owner, toChat(row), content, model, assistantId, rememberModel)
+    const { statements, exchange } = exchangeStatements(owner, toChat(row), content, model, assistantId, rememberModel, attachments)
     // A title sent with the question is the person's, unless it is the one derived from it (the web client's).
-    const source = chat.title === undefined || chat.title === titleFrom(content) ? null : 'user'
+    const source = chat.title === undefined || chat.title === titleFrom(titleBasis(content, attachments)) ? null : 'user'
     await runBatch(db, [insertChat(row, source), ...statements])
     return { chat: exchange.chat, userMessage: exchange.userMessage, assistantMessage: exchange.assistantMessage }
   },
@@ -198,6 +199,7 @@ export const chatStore = {
     const db = await useDb()
     if (!await this.get(owner, chatId)) return false
     await runBatch(db, [
+      ['DELETE FROM attachments WHERE chat_id = ? AND owner = ?', chatId, owner],
       ['DELETE FROM messages WHERE chat_id = ? AND owner = ?', chatId, owner],
       ['DELETE FROM chats WHERE id = ? AND owner = ?', chatId, owner],
     ])
@@ -209,7 +211,7 @@ export const messageStore = {
   async list(owner: string, chatId: string): Promise<Message[]> {
     const db = await useDb()
     const rows = await db.prepare('SELECT * FROM messages WHERE chat_id = ? AND owner = ? ORDER BY position').all(chatId, owner) as MessageRow[]
-    return rows.map(toMessage)
+    return await withAttachments(rows.map(toMessage))
   },
 
   /**
@@ -224,13 +226,13 @@ export const messageStore = {
       .all(chatId, owner, ...(page.before === undefined ? [] : [Number(page.before)]), page.limit + 1) as MessageRow[]
     const more = rows.length > page.limit
     const shown = (more ? rows.slice(0, page.limit) : rows).reverse()
-    return { messages: shown.map(toMessage), next: more ? String(Number(shown[0]!.position)) : null }
+    return { messages: await withAttachments(shown.map(toMessage)), next: more ? String(Number(shown[0]!.position)) : null }
   },
 
   async get(owner: string, chatId: string, messageId: string): Promise<Message | undefined> {
     const db = await useDb()
     const row = await db.prepare('SELECT * FROM messages WHERE id = ? AND chat_id = ? AND owner = ?').get(messageId, chatId, owner) as MessageRow | undefined
-    return row ? toMessage(row) : undefined
+    return row ? (await withAttachments([toMessage(row)]))[0] : undefined
   },
 
   /** Ids of a chat's messages still generating, so deleting the chat can stop them. */
@@ -245,9 +247,9 @@ export const messageStore = {
    * before the 202 goes out: a crash after that loses neither. With `rememberModel` the chat
    * keeps `model` for its next messages.
    */
-  async createExchange(owner: string, chat: Chat, content: string, model: string, assistantId = newId(), rememberModel = false): Promise<Exchange> {
+  async createExchange(owner: string, chat: Chat, content: string, model: string, assistantId = newId(), rememberModel = false, attachments: Attachment[] = []): Promise<Exchange> {
     const db = await useDb()
-    const { statements, exchange } = exchangeStatements(owner, chat, content, model, assistantId, rememberModel)
+    const { statements, exchange } = exchangeStatements(owner, chat, content, model, assistantId, rememberModel, attachments)
     await runBatch(db, statements)
     return { userMessage: exchange.userMessage, assistantMessage: exchange.assistantMessage }
   },
@@ -258,7 +260,7 @@ export const messageStore = {
    * consistent). Undefined when `messageId` is not one of the chat's own questions. Running
    * answers must be stopped first.
    */
-  async editExchange(owner: string, chat: Chat, messageId: string, content: string, model: string, assistantId = newId(), rememberModel = false): Promise<Exchange | undefined> {
+  async editExchange(owner: string, chat: Chat, messageId: string, content: string, model: string, assistantId = newId(), rememberModel = false, attachments?: Attachment[]): Promise<Exchange | undefined> {
     const db = await useDb()
     const edited = await db.prepare(`SELECT position, content FROM messages WHERE id = ? AND chat_id = ? AND owner = ? AND role = 'user'`)
       .get(messageId, chat.id, owner) as { position: number, content: string } | undefined
@@ -270,8 +272,15 @@ export const messageStore = {
     // The first question gets new words: a title made from the old ones (its first words, or one
     // the model wrote about it) follows them; a title the person chose stays.
     const retitle = Number(first.position) === Number(edited.position) && source !== 'user'
-    const { statements, exchange } = exchangeStatements(owner, retitle ? { ...chat, title: DEFAULT_TITLE } : chat, content, model, assistantId, rememberModel)
+    // Without a list, the question keeps the files it had.
+    const files = attachments ?? (await attachmentStore.ofMessages([messageId])).get(messageId) ?? []
+    const kept = files.map(file => file.id)
+    const { statements, exchange } = exchangeStatements(owner, retitle ? { ...chat, title: DEFAULT_TITLE } : chat, content, model, assistantId, rememberModel, files)
     await runBatch(db, [
+      // The files of the replaced messages go with them, but for those the edited question keeps.
+      [`DELETE FROM attachments WHERE chat_id = ? AND owner = ?
+        AND message_id IN (SELECT id FROM messages WHERE chat_id = ? AND owner = ? AND position >= ?)${kept.length ? ` AND id NOT IN (${kept.map(() => '?').join(', ')})` : ''}`,
+      chat.id, owner, chat.id, owner, edited.position, ...kept],
       ['DELETE FROM messages WHERE chat_id = ? AND owner = ? AND position >= ?', chat.id, owner, edited.position],
       ...statements,
     ])
@@ -315,12 +324,20 @@ export const messageStore = {
     return this.get(owner, chatId, messageId)
   },
 
-  /** What the model is asked: the chat so far, without answers that produced nothing. */
-  async history(owner: string, chatId: string, beforeMessageId: string): Promise<{ role: 'user' | 'assistant', content: string }[]> {
+  /**
+   * What the model is asked: the chat so far, without answers that produced nothing; questions
+   * with their attachments (metadata: the bytes are read for the turns that are sent).
+   */
+  async history(owner: string, chatId: string, beforeMessageId: string): Promise<HistoryTurn[]> {
     const db = await useDb()
-    const rows = await db.prepare(`SELECT role, content FROM messages WHERE chat_id = ? AND owner = ?
-      AND position < (SELECT position FROM messages WHERE id = ?) ORDER BY position`).all(chatId, owner, beforeMessageId) as Pick<MessageRow, 'role' | 'content'>[]
-    return rows.filter(r => r.content.length > 0).map(r => ({ role: r.role, content: r.content }))
+    const rows = await db.prepare(`SELECT id, role, content FROM messages WHERE chat_id = ? AND owner = ?
+      AND position < (SELECT position FROM messages WHERE id = ?) ORDER BY position`).all(chatId, owner, beforeMessageId) as Pick<MessageRow, 'id' | 'role' | 'content'>[]
+    const files = await attachmentStore.ofMessages(rows.filter(r => r.role === 'user').map(r => r.id))
+    return rows.flatMap((r): HistoryTurn[] => {
+      const attachments = files.get(r.id)
+      if (!r.content.length && !attachments) return []
+      return [{ role: r.role, content: r.content, ...(attachments ? { attachments } : {}) }]
+    })
   },
 
   /** Marks a pending answer as streaming; false when someone else already took it. */
@@ -417,16 +434,35 @@ function insertChat(row: ChatRow, titleSource: TitleSource): Statement {
 
 export interface Exchange { userMessage: Message, assistantMessage: Message }
 
-/** The statements that append a question and its `pending` answer to `chat`. */
-function exchangeStatements(owner: string, chat: Chat, content: string, model: string, assistantId: string, rememberModel: boolean): { statements: Statement[], exchange: Exchange & { chat: Chat } } {
+/** A turn of the conversation as the model is sent it. */
+export interface HistoryTurn { role: 'user' | 'assistant', content: string, attachments?: Attachment[] }
+
+/** A question's attachments on the messages that are questions (one query for all). */
+async function withAttachments(messages: Message[]): Promise<Message[]> {
+  const files = await attachmentStore.ofMessages(messages.filter(m => m.role === 'user').map(m => m.id))
+  if (!files.size) return messages
+  return messages.map((m) => {
+    const attachments = files.get(m.id)
+    return attachments ? { ...m, attachments } : m
+  })
+}
+
+/** What a chat's automatic title is made from: the question, or for files alone the first file's name. */
+function titleBasis(content: string, attachments: Attachment[]): string {
+  return content.trim() || attachments[0]?.name || content
+}
+
+/** The statements that append a question (and links its files) and its `pending` answer to `chat`. */
+function exchangeStatements(owner: string, chat: Chat, content: string, model: string, assistantId: string, rememberModel: boolean, attachments: Attachment[] = []): { statements: Statement[], exchange: Exchange & { chat: Chat } } {
   const now = Date.now()
   const insert = `INSERT INTO messages (id, chat_id, owner, position, role, content, status, model, created_at)
     VALUES (?, ?, ?, (SELECT COALESCE(MAX(position), 0) + 1 FROM messages WHERE chat_id = ?), ?, ?, ?, ?, ?)`
   const user: MessageRow = emptyRow(owner, chat.id, 'user', content, 'done', now)
   const assistant: MessageRow = { ...emptyRow(owner, chat.id, 'assistant', '', 'pending', now), id: assistantId, model }
-  const title = chat.title === DEFAULT_TITLE ? titleFrom(content) : chat.title
+  const title = chat.title === DEFAULT_TITLE ? titleFrom(titleBasis(content, attachments)) : chat.title
   const statements: Statement[] = [
     ...[user, assistant].map((m): Statement => [insert, m.id, m.chat_id, owner, m.chat_id, m.role, m.content, m.status, m.model, m.created_at]),
+    ...linkAttachments(owner, chat.id, user.id, attachments.map(file => file.id)),
     // A title cut from this message is automatic again (a generated one may follow).
     chat.title === DEFAULT_TITLE
       ? ['UPDATE chats SET updated_at = ?, title = ?, title_source = NULL WHERE id = ? AND owner = ?', now, title, chat.id, owner]
@@ -435,7 +471,8 @@ function exchangeStatements(owner: string, chat: Chat, content: string, model: s
   if (rememberModel) statements.push(['UPDATE chats SET model = ? WHERE id = ? AND owner = ?', model, chat.id, owner])
   // The chat as these statements leave it.
   const after: Chat = { ...chat, title, updatedAt: iso(now), ...(rememberModel ? { model } : {}) }
-  return { statements, exchange: { chat: after, userMessage: toMessage(user), assistantMessage: toMessage(assistant) } }
+  const userMessage = { ...toMessage(user), ...(attachments.length ? { attachments } : {}) }
+  return { statements, exchange: { chat: after, userMessage, assistantMessage: toMessage(assistant) } }
 }
 
 function emptyRow(owner: string, chatId: string, role: 'user' | 'assistant', content: string, status: MessageStatus, now: number): MessageRow {

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path'
+import { ATTACHMENT_LIMITS, type AttachmentKind } from '#shared/attachments'
 
 function int(name: string, fallback: number): number {
   const raw = process.env[name]
@@ -49,6 +50,7 @@ export interface FlumeConfig {
   historyChars: number
   /** Streams one identity may hold open at once (tabs, reconnects); the next is refused with 429. 0: no cap. */
   maxOpenStreams: number
+  attachments: AttachmentLimits
   /** Abuse limits (docs/abuse-limits.md); `FLUME_RATE_LIMITS=off` turns them all off. */
   limits: LimitsConfig
 }
@@ -69,6 +71,18 @@ export interface LimitsConfig {
   dailyTokens: number
   /** Proxies in front of Flume whose X-Forwarded-For entries are believed. 0: the socket's address. */
   trustedProxies: number
+}
+
+/** What a question may carry (docs/attachments.md). */
+export interface AttachmentLimits {
+  /** Files per question. */
+  count: number
+  /** Bytes per file, as uploaded (images are scaled down in the browser first). */
+  bytes: number
+  /** Bytes of all of a question's files together. */
+  totalBytes: number
+  /** The kinds taken (FLUME_ATTACHMENT_TYPES); empty: attachments are off. */
+  kinds: ReadonlySet<AttachmentKind>
 }
 
 let cached: FlumeConfig | undefined
@@ -107,6 +121,12 @@ export function useFlumeConfig(): FlumeConfig {
     maxAnswerTokens: int('FLUME_MAX_ANSWER_TOKENS', 4096),
     historyChars: int('FLUME_HISTORY_CHARS', 48_000),
     maxOpenStreams: int('FLUME_MAX_STREAMS', 20),
+    attachments: {
+      count: int('FLUME_ATTACHMENTS_MAX_COUNT', ATTACHMENT_LIMITS.count),
+      bytes: Math.max(int('FLUME_ATTACHMENT_MAX_BYTES', ATTACHMENT_LIMITS.bytes), 1),
+      totalBytes: Math.max(int('FLUME_ATTACHMENTS_MAX_TOTAL_BYTES', ATTACHMENT_LIMITS.totalBytes), 1),
+      kinds: attachmentKinds(process.env.FLUME_ATTACHMENT_TYPES),
+    },
     limits: {
       enabled: !['off', 'false', '0', 'no'].includes((process.env.FLUME_RATE_LIMITS ?? '').trim().toLowerCase()),
       answersBurst: Math.max(int('FLUME_LIMIT_ANSWERS_BURST', 10), 1),
@@ -120,4 +140,11 @@ export function useFlumeConfig(): FlumeConfig {
     },
   }
   return cached
+}
+
+/** FLUME_ATTACHMENT_TYPES: `image,text` (the default), one of them, or `none`. */
+function attachmentKinds(raw: string | undefined): ReadonlySet<AttachmentKind> {
+  if (raw === undefined || !raw.trim()) return new Set(['image', 'text'])
+  const names = raw.split(',').map(name => name.trim().toLowerCase())
+  return new Set((['image', 'text'] as const).filter(kind => names.includes(kind)))
 }

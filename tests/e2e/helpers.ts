@@ -69,8 +69,8 @@ export async function getChat(client: Client, chatId: string): Promise<ChatWithM
   return ChatWithMessagesSchema.parse(res.body)
 }
 
-export async function send(client: Client, chatId: string, content: string, model?: string): Promise<PostMessageResponse> {
-  const res = await client.json('POST', `/api/chats/${chatId}/messages`, model ? { content, model } : { content })
+export async function send(client: Client, chatId: string, content: string, model?: string, attachments?: string[]): Promise<PostMessageResponse> {
+  const res = await client.json('POST', `/api/chats/${chatId}/messages`, { content, ...(model ? { model } : {}), ...(attachments ? { attachments } : {}) })
   expect(res.status, res.text).toBe(202)
   return PostMessageResponseSchema.parse(res.body)
 }

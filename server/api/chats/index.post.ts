@@ -16,11 +16,12 @@ export default defineEventHandler(async (event): Promise<CreateChatResponse> => 
   }
   const { content } = body
   if (body.model) await assertKnownModel(body.model)
+  const attachments = await attachmentsFor(owner, body.attachments)
   const model = await modelFor(undefined, body.model)
   const chatId = newId()
   const answerId = newId()
   const started = await startAnswer(event, { id: answerId, job: jobFor({ id: chatId }, owner, model) },
-    () => chatStore.createWithExchange(owner, { id: chatId, title: body.title }, content, model, answerId, body.model !== undefined))
+    () => chatStore.createWithExchange(owner, { id: chatId, title: body.title }, content, model, answerId, body.model !== undefined, attachments))
   setResponseStatus(event, 201, 'Created')
   return { ...started!.chat, messages: [started!.userMessage, started!.assistantMessage], streamUrl: streamUrlFor(chatId, answerId) }
 })

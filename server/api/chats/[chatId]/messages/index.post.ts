@@ -7,12 +7,13 @@ export default defineEventHandler(async (event): Promise<PostMessageResponse> =>
   const chat = await chatStore.get(owner, chatId)
   if (!chat) throw notFound()
   if (body.model) await assertKnownModel(body.model)
+  const attachments = await attachmentsFor(owner, body.attachments)
   // A model named here is remembered: the chat's next messages use it too.
   const model = await modelFor(chat, body.model)
   const remember = body.model !== undefined && body.model !== chat.model
 
   const answerId = newId()
   const exchange = await startAnswer(event, { id: answerId, job: jobFor(chat, owner, model) },
-    () => messageStore.createExchange(owner, chat, body.content, model, answerId, remember))
+    () => messageStore.createExchange(owner, chat, body.content, model, answerId, remember, attachments))
   return { ...exchange!, streamUrl: streamUrlFor(chatId, answerId) }
 })
