@@ -1,6 +1,7 @@
 import { DONE_SENTINEL } from '#shared/chat'
 import type { Message, MessageError, StreamEvent, Usage } from '#shared/schemas'
-import { STREAM_START, formatFrameId, parseFrameId, unseenText, type StreamPosition } from '~/utils/stream-position'
+import { formatStreamId, parseStreamId, type StreamPosition } from '#shared/stream-id'
+import { STREAM_START, unseenText } from '~/utils/stream-position'
 
 /** Errors this client raises itself (never sent by the server). */
 export const STREAM_LOST = 'stream_lost'
@@ -105,6 +106,7 @@ export function useAnswerStreams(on: AnswerStreamEvents) {
       stream.failed = { code: frame.code, message: frame.message }
       on.error(messageId, stream.failed)
     },
+    // No `reasoning` yet: this client does not show it, and resumes with no reasoning read.
   }
 
   function onFrame(messageId: string, event: MessageEvent<string>) {
@@ -123,7 +125,7 @@ export function useAnswerStreams(on: AnswerStreamEvents) {
       return
     }
     const handle = handlers[frame.type] as ((messageId: string, stream: Followed, frame: StreamEvent, id: StreamPosition | undefined) => void) | undefined
-    handle?.(messageId, stream, frame, parseFrameId(event.lastEventId))
+    handle?.(messageId, stream, frame, parseStreamId(event.lastEventId))
   }
 
   function onStreamError(messageId: string) {
@@ -145,9 +147,9 @@ export function useAnswerStreams(on: AnswerStreamEvents) {
     if (disposed || streams.has(messageId) || !import.meta.client) return
     const position = { ...(from ?? STREAM_START) }
     // A stream opened ahead from the start of the answer is taken over, frames and all.
-    const early = position.answer === 0 ? earlyStreams.get(messageId) : undefined
+    const early = position.answer === 0 && position.reasoning === 0 ? earlyStreams.get(messageId) : undefined
     if (early) earlyStreams.delete(messageId)
-    const source = early?.source ?? new EventSource(from ? `${url}?offset=${formatFrameId(from)}` : url)
+    const source = early?.source ?? new EventSource(from ? `${url}?offset=${formatStreamId(from)}` : url)
     streams.set(messageId, { source, position, failed: null })
     source.onmessage = event => onFrame(messageId, event)
     source.onerror = () => onStreamError(messageId)

@@ -1,7 +1,7 @@
 import { MESSAGE_PAGE, isFinalStatus } from '#shared/chat'
 import { errorCodeOf, type ErrorCode } from '#shared/codes'
 import type { Chat, ChatWithMessages, Message, MessageError, PostMessageResponse, RetryResponse } from '#shared/schemas'
-import type { StreamPosition } from '~/utils/stream-position'
+import type { StreamPosition } from '#shared/stream-id'
 import { STREAM_LOST, useAnswerStreams } from './useAnswerStreams'
 
 export type ChatStatus = 'idle' | 'submitting' | 'streaming' | 'error'
@@ -10,9 +10,12 @@ function isLive(message: Message) {
   return message.role === 'assistant' && !isFinalStatus(message.status)
 }
 
-/** Where to follow an answer from: after its text shown so far and `pending` characters not committed yet. */
+/**
+ * Where to follow an answer from: after its text shown so far and `pending` characters not
+ * committed yet. Reasoning is not shown, so none was read: the server sends all of it (ignored).
+ */
 function positionAfter(message: Message, pending = 0): StreamPosition {
-  return { answer: message.content.length + pending }
+  return { answer: message.content.length + pending, reasoning: 0 }
 }
 
 /** Refusals that mean the chat changed in another tab or window: reload it. */

@@ -34,13 +34,23 @@ afterEach(() => {
 describe('useAnswerStreams', () => {
   it('follows from a position with ?offset= and reports only text after it, whatever a frame repeats', async () => {
     const { streams, events } = await mountStreams()
-    streams.follow('m1', '/s', { answer: 5 })
+    streams.follow('m1', '/s', { answer: 5, reasoning: 0 })
     const es = lastEventSource()
     expect(es.url).toBe('/s?offset=5')
     es.frame({ type: 'delta', text: 'llo wo' }, 8)
     es.frame({ type: 'delta', text: 'rld' }, 11)
     es.frame({ type: 'delta', text: 'ld' }, 11)
     expect(events).toEqual([['delta', 'm1', ' wo'], ['delta', 'm1', 'rld']])
+  })
+
+  it('reads the answer offset of an id that also gives the reasoning\'s, and ignores reasoning frames', async () => {
+    const { streams, events } = await mountStreams()
+    streams.follow('m1', '/s')
+    const es = lastEventSource()
+    es.frame({ type: 'reasoning', text: 'Hmm' }, '0,3')
+    es.frame({ type: 'delta', text: 'Hi' }, '2,3')
+    es.frame({ type: 'delta', text: 'Hi there' }, '8,3')
+    expect(events).toEqual([['delta', 'm1', 'Hi'], ['delta', 'm1', ' there']])
   })
 
   it('ignores a frame of a type it does not know, and ends with the failure an error frame gave', async () => {

@@ -1,24 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { formatFrameId, parseFrameId, unseenText } from '../../app/utils/stream-position'
+import { unseenText } from '../../app/utils/stream-position'
 
-describe('frame ids on the client (app/utils/stream-position.ts)', () => {
-  it('reads the answer offset a frame id names, and writes it back as ?offset=', () => {
-    expect(parseFrameId('42')).toEqual({ answer: 42 })
-    expect(formatFrameId({ answer: 42 })).toBe('42')
-    expect(formatFrameId(parseFrameId('0')!)).toBe('0')
-  })
-
-  it('names no position for an empty or malformed id', () => {
-    expect(parseFrameId('')).toBeUndefined()
-    expect(parseFrameId('abc')).toBeUndefined()
-  })
-
-  it('reads the answer part of an id that carries more parts after a comma', () => {
-    expect(parseFrameId('12,5')).toEqual({ answer: 12 })
-  })
-})
-
-describe('unseenText', () => {
+describe('unseenText (what a frame adds to the text a client has)', () => {
   it('keeps all of a frame that starts where the received text ends', () => {
     expect(unseenText('lo!', 6, 3)).toBe('lo!')
   })

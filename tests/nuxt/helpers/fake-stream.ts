@@ -26,8 +26,8 @@ export class FakeEventSource {
     return this.readyState === FakeEventSource.CLOSED
   }
 
-  /** Sends one `data:` frame; `id` is the text length after it, as the server sends. */
-  frame(data: unknown, id: number) {
+  /** Sends one `data:` frame; `id` is the text length after it, as the server sends (or its `<answer>,<reasoning>` pair). */
+  frame(data: unknown, id: number | string) {
     if (this.closed) throw new Error('frame sent to a closed EventSource')
     this.readyState = FakeEventSource.OPEN
     const text = typeof data === 'string' ? data : JSON.stringify(data)
