@@ -113,6 +113,21 @@ describe('POST /api/chat, the AI SDK UI message stream', () => {
     ])
   })
 
+  it('streams the model\'s reasoning as a reasoning part before the text, live and when read back', async () => {
+    const client = createClient(env.flume.url)
+    const chat = sdkChat(client)
+    env.fake.enqueue({ chunks: [{ reasoning_content: 'Water ' }, { reasoning_content: 'goes down.' }, 'Rivers ', 'flow.'], delayMs: 5 })
+    await chat.sendMessage({ text: 'Why do rivers flow?' })
+    expect(chat.error).toBeUndefined()
+    const live = lastAssistant(chat)!
+    expect(live.parts.filter(p => p.type === 'reasoning' || p.type === 'text').map(p => [p.type, (p as { text: string }).text])).toEqual([
+      ['reasoning', 'Water goes down.'],
+      ['text', 'Rivers flow.'],
+    ])
+    const saved = (await stored(client, chat.id)).messages.at(-1)!
+    expect(saved.parts.map(p => [p.type, (p as { text: string }).text])).toEqual([['reasoning', 'Water goes down.'], ['text', 'Rivers flow.']])
+  })
+
   it('works with no option at all: new Chat() posts to /api/chat of the page\'s origin and resumes from there', async () => {
     // What a page served by Flume gives the SDK: relative URLs on its origin, its cookie.
     const original = globalThis.fetch

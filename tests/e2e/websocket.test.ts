@@ -163,6 +163,39 @@ describe('the WebSocket', () => {
     second.ws.close()
   })
 
+  it('sends reasoning frames with "<answer>,<reasoning>" ids, and resumes from one, live and finished', async () => {
+    const gate = createGate()
+    env.fake.enqueue({ chunks: [{ reasoning_content: 'Hmm 🤔 ' }, { reasoning_content: 'ok.' }, 'Yes', ' indeed.'], delayMs: 5, pauseAfter: 1, until: gate.promise })
+    const { chat, assistantMessage } = await chatAndSend(env.client, 'think')
+    const of = (frames: Frame[], type: string) => frames.filter(f => f.type === type).map(f => f.text).join('')
+    const first = await connect(env.client)
+    first.send({ type: 'follow', messageId: assistantMessage.id })
+    const seen = await first.waitFor(f => f.type === 'reasoning')
+    expect(seen).toEqual({ messageId: assistantMessage.id, id: '0,7', type: 'reasoning', text: 'Hmm 🤔 ' })
+    first.ws.terminate()
+    gate.open()
+    const second = await connect(env.client)
+    second.send({ type: 'follow', messageId: assistantMessage.id, offset: seen.id })
+    await second.waitFor(done(assistantMessage.id))
+    expect(of(second.frames, 'reasoning')).toBe('ok.')
+    expect(of(second.frames, 'delta')).toBe('Yes indeed.')
+    expect(second.frames.at(-1)).toEqual({ messageId: assistantMessage.id, id: '11,10', type: 'done' })
+    const stored = await waitFinal(env.client, chat.id, assistantMessage.id)
+    expect(stored).toMatchObject({ reasoning: 'Hmm 🤔 ok.', content: 'Yes indeed.' })
+    // Finished: from the database, the same rule.
+    second.frames.length = 0
+    second.send({ type: 'follow', messageId: assistantMessage.id, offset: '3,4' })
+    await second.waitFor(done(assistantMessage.id))
+    expect(second.frames.filter(f => f.type !== 'usage').map(f => [f.type, f.id, f.text])).toEqual([
+      ['reasoning', '3,10', '🤔 ok.'],
+      ['delta', '11,10', ' indeed.'],
+      ['done', '11,10', undefined],
+    ])
+    second.send({ type: 'follow', messageId: assistantMessage.id, offset: '0,11' })
+    expect(await second.waitFor(f => f.type === 'error')).toMatchObject({ code: 'invalid_offset' })
+    second.ws.close()
+  })
+
   it('follows two answers on one socket at once', async () => {
     const gate = createGate()
     env.fake.enqueue(
