@@ -1,6 +1,6 @@
 import { MESSAGE_PAGE, isFinalStatus } from '#shared/chat'
 import { errorCodeOf, type ErrorCode } from '#shared/codes'
-import type { Chat, ChatWithMessages, Message, MessageError, PostMessageResponse, RetryResponse } from '#shared/schemas'
+import type { Attachment, Chat, ChatWithMessages, Message, MessageError, PostMessageResponse, RetryResponse } from '#shared/schemas'
 import type { StreamPosition } from '#shared/stream-id'
 import { STREAM_LOST, useAnswerStreams } from './useAnswerStreams'
 
@@ -190,13 +190,14 @@ export function useChat(chatId: string) {
     }
   }
 
-  async function send(content: string): Promise<boolean> {
-    if (!content.trim()) return false
+  /** Sends a question, with the ids of its uploaded files (docs/attachments.md), if any. */
+  async function send(content: string, attachments: readonly Attachment[] = []): Promise<boolean> {
+    if (!content.trim() && !attachments.length) return false
     return await submit(async () => {
       lastContent = content
       const res = await $fetch<PostMessageResponse>(apiPaths.messages(chatId), {
         method: 'POST',
-        body: { content },
+        body: { content, ...(attachments.length ? { attachments: attachments.map(file => file.id) } : {}) },
       })
       replace(res.userMessage)
       replace(res.assistantMessage)
@@ -260,11 +261,15 @@ export function useChat(chatId: string) {
   /**
    * Edit and resend: the question `messageId` gets new words. The server replaces it and every
    * message after it (stopping an answer still running) and starts a new answer, followed here.
+   * `attachments`: the files it has now (kept and new); absent, it keeps the ones it had.
    */
-  async function edit(messageId: string, content: string): Promise<boolean> {
-    if (!content.trim()) return false
+  async function edit(messageId: string, content: string, attachments?: readonly Attachment[]): Promise<boolean> {
+    if (!content.trim() && !attachments?.length) return false
     return await submit(async () => {
-      const res = await $fetch<PostMessageResponse>(apiPaths.message(chatId, messageId, 'edit'), { method: 'POST', body: { content } })
+      const res = await $fetch<PostMessageResponse>(apiPaths.message(chatId, messageId, 'edit'), {
+        method: 'POST',
+        body: { content, ...(attachments ? { attachments: attachments.map(file => file.id) } : {}) },
+      })
       const index = messages.value.findIndex(m => m.id === messageId)
       const dropped = index === -1 ? [] : messages.value.slice(index)
       flush()

@@ -1,4 +1,4 @@
-import type { Chat, ChatPage, CreateChatResponse, Message } from '#shared/schemas'
+import type { Attachment, Chat, ChatPage, CreateChatResponse, Message } from '#shared/schemas'
 import { CHAT_PAGE } from '#shared/chat'
 import { titleFrom } from '#shared/titles'
 import { openStreamEarly } from './useAnswerStreams'
@@ -125,9 +125,11 @@ export function useChats() {
    * already holds everything that page shows, so it is handed to it (see handOver): it opens
    * the stream at once instead of fetching the chat first.
    */
-  async function start(content: string): Promise<Chat> {
-    // One request: the chat, its question and the answer's start (one transaction on the server).
-    const created = await $fetch<CreateChatResponse>(apiPaths.chats(), { method: 'POST', body: { title: titleFrom(content), content } })
+  async function start(content: string, attachments: readonly Attachment[] = []): Promise<Chat> {
+    // One request: the chat, its question (and its files) and the answer's start (one transaction on the server).
+    const files = attachments.length ? { attachments: attachments.map(file => file.id) } : {}
+    const title = titleFrom(content.trim() || attachments[0]?.name || content)
+    const created = await $fetch<CreateChatResponse>(apiPaths.chats(), { method: 'POST', body: { title, content, ...files } })
     const { messages = [], streamUrl, ...chat } = created
     // The answer is followed from here on, while the chat's page loads (its useChat takes over).
     const answer = messages.at(-1)
