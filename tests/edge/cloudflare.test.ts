@@ -227,4 +227,41 @@ describe('the Cloudflare worker (wrangler dev, local D1)', () => {
     const stored = await poll(() => getMessage(client, chatId, answer.id), m => m.status !== 'streaming')
     expect(stored).toMatchObject({ status: 'error', content: 'Half an answer', error: { code: 'interrupted' } })
   }, 60_000)
+
+  it('streams reasoning, and another isolate follows both texts from D1 without gap or duplicate', async () => {
+    const client = createClient(a.url)
+    const thoughts = words(8, 't')
+    const chunks = words(8, 'a')
+    // The test before leaves a scenario nobody asked for.
+    fake.clearQueue()
+    fake.enqueue({ chunks: [...thoughts.map(t => ({ reasoning_content: t })), ...chunks], delayMs: 150 })
+    const { chatId, answer, streamUrl } = await startChat(client, 'Think first')
+    const writer = await openStream(client, streamUrl)
+    await writer.waitForFrame(f => f.id === `0,${thoughts[0]!.length}`)
+    const follower = await openStream(sameIdentity(client, b), streamUrl)
+    const joined = (frames: { data?: string }[], type: string) => frames.flatMap((f) => {
+      const event = f.data && f.data !== '[DONE]' ? JSON.parse(f.data) as { type: string, text?: string } : undefined
+      return event?.type === type ? [event.text] : []
+    }).join('')
+    for (const frames of await Promise.all([writer.readUntilDone(20_000), follower.readUntilDone(20_000)])) {
+      expect(joined(frames, 'reasoning')).toBe(thoughts.join(''))
+      expect(joined(frames, 'delta')).toBe(chunks.join(''))
+    }
+    expect(await waitFinal(client, chatId, answer.id)).toMatchObject({ content: chunks.join(''), reasoning: thoughts.join('') })
+  })
+
+  it('keeps attachments in D1 and sends them to the model', async () => {
+    const client = createClient(a.url)
+    const up = await client.raw('POST', '/api/attachments?name=notes.md', 'hello from a file', { 'content-type': 'text/markdown' })
+    expect(up.status, up.text).toBe(201)
+    const before = fake.completions.length
+    fake.enqueue({ chunks: ['Read it.'] })
+    const res = await client.json('POST', '/api/chats', { content: 'Read this', attachments: [up.body.id] })
+    expect(res.status, res.text).toBe(201)
+    await (await openStream(client, res.body.streamUrl)).readUntilDone()
+    expect(fake.completions[before]!.body.messages.at(-1).content).toBe('Read this\n\n<file name="notes.md">\nhello from a file\n</file>')
+    const file = await client.fetch(up.body.url)
+    expect(file.headers.get('content-type')).toBe('text/plain; charset=utf-8')
+    expect(await file.text()).toBe('hello from a file')
+  })
 })
