@@ -4,6 +4,8 @@
  * checks this list against the files in server/api/.
  */
 export const API_ROUTES: readonly (readonly [path: string, methods: readonly string[]])[] = [
+  ['/api/attachments', ['POST']],
+  ['/api/attachments/:id', ['GET', 'DELETE']],
   ['/api/chats', ['GET', 'POST']],
   ['/api/chats/:id', ['GET', 'PATCH', 'DELETE']],
   ['/api/chats/:id/messages', ['POST']],
