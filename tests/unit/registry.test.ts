@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { UpstreamError, type CompletionPart } from '../../server/generation/llm'
+import { UpstreamError, type ChatTurn, type CompletionPart } from '../../server/generation/llm'
 import { MemoryRunRegistry } from '../../server/generation/memory-registry'
 import type { GenerationIO } from '../../server/generation/registry'
 import type { RunFinal } from '../../server/generation/run'
@@ -158,12 +158,12 @@ describe('MemoryRunRegistry.onFinished', () => {
   })
 
   it('continues an answer: readers get the old text first, the model sees it, and the usage adds up', async () => {
-    let sent: { role: string, content: string }[] = []
+    let sent: ChatTurn[] = []
     const { registry, finished } = setup((signal, request) => {
       sent = request.messages
       return words(['c', 'd'], 1, signal)
     })
-    const run = registry.reserve('m1', 'o', 'a b ')
+    const run = registry.reserve('m1', 'o', { text: 'a b ' })
     const reader = (await registry.attach('m1', 0))!
     const final = await registry.launch(run, { ...job, systemPrompt: 'Be brief.', continuation: { text: 'a b ', usage: { promptTokens: 5, completionTokens: 3 } } })
     expect(final).toMatchObject({ status: 'done', usage: { promptTokens: 7, completionTokens: 5 } })
