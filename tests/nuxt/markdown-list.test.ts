@@ -66,16 +66,44 @@ describe('a long list, item by item', () => {
 })
 
 describe('MarkdownContent with a long list', () => {
+  const numbered = (n: number, from: number) => Array.from({ length: n }, (_, i) => `${i + from}. step ${i}`).join('\n')
+  /** The `<ol>`/`<ul>` parts of each list a screen reader sees (role="list"), with their start numbers. */
+  const lists = (wrapper: Awaited<ReturnType<typeof mountSuspended>>) => wrapper.findAll('[role="list"]').map(list => ({
+    parts: list.findAll(':scope > ol, :scope > ul').map(part => `${part.element.tagName.toLowerCase()}${part.attributes('start') ?? ''}:${part.findAll(':scope > li').length}`),
+    items: list.findAll(':scope > * > li').map(li => li.text()),
+  }))
+
   it('keeps one list whose finished items stay the same elements as it grows', async () => {
-    const source = (n: number) => `Steps:\n\n${Array.from({ length: n }, (_, i) => `${i + 2}. step ${i}`).join('\n')}`
+    const source = (n: number) => `Steps:\n\n${numbered(n, 2)}`
     const wrapper = await mountSuspended(MarkdownContent, { props: { source: `${source(20)}\n3` } })
     const first = wrapper.findAll('ol > li').map(li => li.element)
     await wrapper.setProps({ source: `${source(40)}\n` })
-    // One list: 40 items, numbered from 2, as a screen reader announces it.
-    expect(wrapper.findAll('ol')).toHaveLength(1)
-    expect(wrapper.find('ol').attributes('start')).toBe('2')
+    // One list of 40 items, numbered from 2, as a screen reader announces it; laid out in parts of 32.
+    expect(lists(wrapper)).toEqual([{ parts: ['ol2:32', 'ol34:8'], items: Array.from({ length: 40 }, (_, i) => `step ${i}`) }])
+    expect(wrapper.findAll('ol').every(ol => ol.attributes('role') === 'none')).toBe(true)
+    expect(wrapper.findAll('ol > li').every(li => li.attributes('role') === 'listitem')).toBe(true)
     const items = wrapper.findAll('ol > li')
-    expect(items.map(li => li.text())).toEqual(Array.from({ length: 40 }, (_, i) => `step ${i}`))
     expect(items.slice(0, 19).every((li, i) => li.element === first[i])).toBe(true)
+  })
+
+  it('numbers the parts of a list from 1 on, and keeps nested lists inside their item', async () => {
+    const nested = (i: number) => `${' '.repeat(`${i + 1}. `.length)}- nested ${i}`
+    const items = Array.from({ length: 70 }, (_, i) => (i === 31 || i === 32 ? `${i + 1}. item ${i}\n${nested(i)}` : `${i + 1}. item ${i}`))
+    const wrapper = await mountSuspended(MarkdownContent, { props: { source: `${items.join('\n')}\n\nAfter.`, complete: true } })
+    expect(lists(wrapper).map(l => l.parts)).toEqual([['ol:32', 'ol33:32', 'ol65:6']])
+    // The last item of a part and the first of the next each hold their own nested list.
+    const parts = wrapper.findAll('[role="list"] > ol')
+    expect(parts[0]!.find(':scope > li:last-child > ul').text()).toBe('nested 31')
+    expect(parts[1]!.find(':scope > li:first-child > ul').text()).toBe('nested 32')
+    expect(wrapper.findAll('li li').map(li => li.attributes('role'))).toEqual([undefined, undefined])
+  })
+
+  it('starts another list where one ends, numbered or not', async () => {
+    const bullets = (n: number, marker: string) => Array.from({ length: n }, (_, i) => `${marker} point ${i}`).join('\n')
+    const wrapper = await mountSuspended(MarkdownContent, {
+      props: { source: `${numbered(40, 1)}\n\nBetween.\n\n${bullets(35, '-')}\n\n## Next\n\n${bullets(3, '*')}`, complete: true },
+    })
+    expect(lists(wrapper).map(l => l.parts)).toEqual([['ol:32', 'ol33:8'], ['ul:32', 'ul:3'], ['ul:3']])
+    expect(wrapper.find('p').text()).toBe('Between.')
   })
 })
