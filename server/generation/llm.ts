@@ -126,9 +126,14 @@ export async function* streamCompletion(req: CompletionRequest): AsyncGenerator<
       const content = delta?.content
       if (delta) reasoning += reasoningOf(delta, reasoningField)
       if (typeof content === 'string') {
-        const parts = think.push(content)
-        reasoning += parts.reasoning
-        text += parts.answer
+        if (think.answering) {
+          text += content
+        }
+        else {
+          const parts = think.push(content)
+          reasoning += parts.reasoning
+          text += parts.answer
+        }
       }
       else if (content !== undefined && content !== null) {
         failure = malformed()

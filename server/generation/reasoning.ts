@@ -40,6 +40,11 @@ export class ThinkSplitter {
   private state: 'start' | 'think' | 'after' | 'answer' = 'start'
   private held = ''
 
+  /** Past any block: everything from now on is answer, as it comes (the hot path skips push()). */
+  get answering(): boolean {
+    return this.state === 'answer'
+  }
+
   /** The parts of `content`, in order; either may be empty. */
   push(content: string): { reasoning: string, answer: string } {
     let text = this.held + content
