@@ -38,6 +38,18 @@ function lockDatabase(dataDir: string) {
   }
 }
 
+/** A Flume of its own (a test that stops it, or needs other settings) on the shared fake upstream. */
+function startOwnFlume(settings: Record<string, string>) {
+  return startFlume({
+    OPENAI_BASE_URL: env.fake.url,
+    OPENAI_API_KEY: 'test',
+    FLUME_MODEL: 'gpt-fake',
+    FLUME_UPSTREAM_MAX_RETRIES: '0',
+    FLUME_SAVE_INTERVAL_MS: '100',
+    ...settings,
+  })
+}
+
 describe.skipIf(usingPostgres)('the database locked mid-answer', () => {
   it('readers get the whole answer and its end from memory while it is locked; once it is free the answer is stored in full and new answers work', { timeout: 120_000 }, async () => {
     const gate = createGate()
@@ -81,14 +93,7 @@ describe.skipIf(usingPostgres)('the database locked mid-answer', () => {
 
   it('does not hold up a shutdown: SIGTERM exits within the grace period while the final state is still refused', { timeout: 120_000 }, async () => {
     const GRACE_MS = 1000
-    const flume = await startFlume({
-      OPENAI_BASE_URL: env.fake.url,
-      OPENAI_API_KEY: 'test',
-      FLUME_MODEL: 'gpt-fake',
-      FLUME_UPSTREAM_MAX_RETRIES: '0',
-      FLUME_SAVE_INTERVAL_MS: '100',
-      FLUME_SHUTDOWN_GRACE_MS: String(GRACE_MS),
-    })
+    const flume = await startOwnFlume({ FLUME_SHUTDOWN_GRACE_MS: String(GRACE_MS) })
     const lockHolder: { release?: () => void } = {}
     try {
       const gate = createGate()
@@ -116,14 +121,7 @@ describe.skipIf(usingPostgres)('the database locked mid-answer', () => {
   })
 
   it('an outage longer than FLUME_STORAGE_GRACE_MS cuts the answer short with storage_unavailable, keeps what readers have, and stores it once the database is back', { timeout: 120_000 }, async () => {
-    const flume = await startFlume({
-      OPENAI_BASE_URL: env.fake.url,
-      OPENAI_API_KEY: 'test',
-      FLUME_MODEL: 'gpt-fake',
-      FLUME_UPSTREAM_MAX_RETRIES: '0',
-      FLUME_SAVE_INTERVAL_MS: '100',
-      FLUME_STORAGE_GRACE_MS: '1000',
-    })
+    const flume = await startOwnFlume({ FLUME_STORAGE_GRACE_MS: '1000' })
     const lockHolder: { release?: () => void } = {}
     try {
       // A long answer that would go on for a minute: the model must not be paid for text nobody can keep.
