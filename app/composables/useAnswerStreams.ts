@@ -13,6 +13,8 @@ const EVENT_SOURCE_CLOSED = 2
 export interface AnswerStreamEvents {
   /** New answer text, without any part received before (a reconnect can send it again). */
   delta: (messageId: string, text: string) => void
+  /** New reasoning (docs/reasoning.md), likewise without any part received before. */
+  reasoning: (messageId: string, text: string) => void
   usage: (messageId: string, usage: Usage) => void
   /** The answer failed; the stream still ends with `end`. */
   error: (messageId: string, error: MessageError) => void
@@ -62,8 +64,8 @@ export function openStreamEarly(messageId: string, url: string) {
 
 /**
  * Follows answers as they stream (one EventSource each, CONTRACT.md's frames) and tells `on` what
- * they say. The browser reconnects by itself, sending the last frame id; text received twice is
- * dropped here. Streams close at `[DONE]`, on `close`, and when the calling scope ends.
+ * they say. The browser reconnects by itself, sending the last frame id (both offsets, answer and
+ * reasoning: docs/reasoning.md); text received twice is dropped here. Streams close at `[DONE]`, on `close`, and when the calling scope ends.
  */
 export function useAnswerStreams(on: AnswerStreamEvents) {
   const streams = new Map<string, Followed>()
@@ -99,14 +101,19 @@ export function useAnswerStreams(on: AnswerStreamEvents) {
       stream.position.answer += text.length
       if (text) on.delta(messageId, text)
     },
+    reasoning(messageId, stream, frame, id) {
+      const text = unseenText(frame.text, id?.reasoning, stream.position.reasoning)
+      stream.position.reasoning += text.length
+      if (text) on.reasoning(messageId, text)
+    },
     usage(messageId, _stream, frame) {
-      on.usage(messageId, { promptTokens: frame.promptTokens, completionTokens: frame.completionTokens })
+      const { promptTokens, completionTokens, reasoningTokens } = frame
+      on.usage(messageId, { promptTokens, completionTokens, ...(reasoningTokens === undefined ? {} : { reasoningTokens }) })
     },
     error(messageId, stream, frame) {
       stream.failed = { code: frame.code, message: frame.message }
       on.error(messageId, stream.failed)
     },
-    // No `reasoning` yet: this client does not show it, and resumes with no reasoning read.
   }
 
   function onFrame(messageId: string, event: MessageEvent<string>) {
@@ -141,7 +148,7 @@ export function useAnswerStreams(on: AnswerStreamEvents) {
 
   /**
    * Follows the answer `messageId` from `url`: from its start, or, given `from`, from there (the
-   * text already shown; sent as `?offset=`). An answer already followed is left as it is.
+   * answer and reasoning already shown; sent as `?offset=`). An answer already followed is left as it is.
    */
   function follow(messageId: string, url: string, from?: StreamPosition) {
     if (disposed || streams.has(messageId) || !import.meta.client) return

@@ -2,6 +2,7 @@ import { MESSAGE_PAGE, isFinalStatus } from '#shared/chat'
 import { errorCodeOf, type ErrorCode } from '#shared/codes'
 import type { Attachment, Chat, ChatWithMessages, Message, MessageError, PostMessageResponse, RetryResponse } from '#shared/schemas'
 import type { StreamPosition } from '#shared/stream-id'
+import { STREAM_START } from '~/utils/stream-position'
 import { STREAM_LOST, useAnswerStreams } from './useAnswerStreams'
 
 export type ChatStatus = 'idle' | 'submitting' | 'streaming' | 'error'
@@ -11,12 +12,15 @@ function isLive(message: Message) {
 }
 
 /**
- * Where to follow an answer from: after its text shown so far and `pending` characters not
- * committed yet. Reasoning is not shown, so none was read: the server sends all of it (ignored).
+ * Where to follow an answer from: after its text and reasoning shown so far, and `pending` of
+ * each received but not committed yet.
  */
-function positionAfter(message: Message, pending = 0): StreamPosition {
-  return { answer: message.content.length + pending, reasoning: 0 }
+function positionAfter(message: Message, pending: StreamPosition = STREAM_START): StreamPosition {
+  return { answer: message.content.length + pending.answer, reasoning: (message.reasoning?.length ?? 0) + pending.reasoning }
 }
+
+/** What an answer's reasoning is queued under in the text batches, before the answer's id. */
+const REASONING_KEY = 'reasoning '
 
 /** Refusals that mean the chat changed in another tab or window: reload it. */
 const CHANGED_ELSEWHERE: ErrorCode[] = ['not_retryable', 'not_continuable', 'not_editable']
@@ -59,17 +63,22 @@ export function useChat(chatId: string) {
 
   // Streamed text reaches the messages in batches (utils/text-batcher.ts): at most one reactive
   // update per ~60 ms, however many deltas arrive; flush() commits what is queued at once.
-  const pendingText = createTextBatcher((id, text) => {
-    const message = find(id)
+  // An answer's reasoning shares the batches, queued under its own key (ids have no spaces).
+  const reasoningKey = (id: string) => REASONING_KEY + id
+  const pendingText = createTextBatcher((key, text) => {
+    const thought = key.startsWith(REASONING_KEY)
+    const message = find(thought ? key.slice(REASONING_KEY.length) : key)
     if (!message) return
-    message.content += text
+    if (thought) message.reasoning = (message.reasoning ?? '') + text
+    else message.content += text
     if (message.status === 'pending') message.status = 'streaming'
   })
   const flush = pendingText.flush
-  const append = pendingText.append
+  const pendingOf = (id: string): StreamPosition => ({ answer: pendingText.pendingLength(id), reasoning: pendingText.pendingLength(reasoningKey(id)) })
 
   const streams = useAnswerStreams({
-    delta: append,
+    delta: pendingText.append,
+    reasoning: (id, text) => pendingText.append(reasoningKey(id), text),
     usage(messageId, usage) {
       flush()
       const message = find(messageId)
@@ -123,7 +132,7 @@ export function useChat(chatId: string) {
   function resume() {
     for (const message of messages.value) {
       if (!isLive(message)) continue
-      streams.follow(message.id, apiPaths.stream(chatId, message.id), positionAfter(message, pendingText.pendingLength(message.id)))
+      streams.follow(message.id, apiPaths.stream(chatId, message.id), positionAfter(message, pendingOf(message.id)))
     }
   }
 

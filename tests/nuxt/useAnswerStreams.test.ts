@@ -9,6 +9,7 @@ async function mountStreams() {
   const events: unknown[][] = []
   const on: AnswerStreamEvents = {
     delta: (...args) => events.push(['delta', ...args]),
+    reasoning: (...args) => events.push(['reasoning', ...args]),
     usage: (...args) => events.push(['usage', ...args]),
     error: (...args) => events.push(['error', ...args]),
     end: (...args) => events.push(['end', ...args]),
@@ -43,14 +44,47 @@ describe('useAnswerStreams', () => {
     expect(events).toEqual([['delta', 'm1', ' wo'], ['delta', 'm1', 'rld']])
   })
 
-  it('reads the answer offset of an id that also gives the reasoning\'s, and ignores reasoning frames', async () => {
+  it('reports reasoning and answer apart, each position from its own half of a pair id, whatever a frame repeats', async () => {
     const { streams, events } = await mountStreams()
     streams.follow('m1', '/s')
     const es = lastEventSource()
     es.frame({ type: 'reasoning', text: 'Hmm' }, '0,3')
-    es.frame({ type: 'delta', text: 'Hi' }, '2,3')
-    es.frame({ type: 'delta', text: 'Hi there' }, '8,3')
-    expect(events).toEqual([['delta', 'm1', 'Hi'], ['delta', 'm1', ' there']])
+    es.frame({ type: 'reasoning', text: ', so' }, '0,7')
+    es.frame({ type: 'delta', text: 'Hi' }, '2,7')
+    // After a reconnect the server may send some of either text again (an older Last-Event-ID).
+    es.frame({ type: 'reasoning', text: 'm, so.' }, '2,8')
+    es.frame({ type: 'delta', text: 'Hi there' }, '8,8')
+    expect(events).toEqual([
+      ['reasoning', 'm1', 'Hmm'],
+      ['reasoning', 'm1', ', so'],
+      ['delta', 'm1', 'Hi'],
+      ['reasoning', 'm1', '.'],
+      ['delta', 'm1', ' there'],
+    ])
+  })
+
+  it('resumes from both offsets with ?offset=A,R, and from the answer alone while there is no reasoning', async () => {
+    const { streams, events } = await mountStreams()
+    streams.follow('m1', '/s1', { answer: 4, reasoning: 12 })
+    const es = lastEventSource()
+    expect(es.url).toBe('/s1?offset=4,12')
+    es.frame({ type: 'reasoning', text: 'thinking.' }, '4,14')
+    es.frame({ type: 'delta', text: 'Yes, it is.' }, '11,14')
+    expect(events).toEqual([['reasoning', 'm1', 'g.'], ['delta', 'm1', ' it is.']])
+    streams.follow('m2', '/s2', { answer: 4, reasoning: 0 })
+    expect(lastEventSource().url).toBe('/s2?offset=4')
+  })
+
+  it('keeps the reasoning tokens a usage frame reports', async () => {
+    const { streams, events } = await mountStreams()
+    streams.follow('m1', '/s')
+    const es = lastEventSource()
+    es.frame({ type: 'usage', promptTokens: 120, completionTokens: 480, reasoningTokens: 300 }, '10,50')
+    es.frame({ type: 'usage', promptTokens: 1, completionTokens: 2 }, '10,50')
+    expect(events).toEqual([
+      ['usage', 'm1', { promptTokens: 120, completionTokens: 480, reasoningTokens: 300 }],
+      ['usage', 'm1', { promptTokens: 1, completionTokens: 2 }],
+    ])
   })
 
   it('ignores a frame of a type it does not know, and ends with the failure an error frame gave', async () => {
