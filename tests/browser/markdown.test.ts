@@ -175,6 +175,82 @@ describe('incremental rendering', () => {
   })
 })
 
+describe('a long list', () => {
+  /** The top-level lists Chromium's accessibility tree has in the answer: each item's marker and text. */
+  async function listsAsAnnounced(page: Page, firstText: string[]) {
+    const cdp = await page.context().newCDPSession(page)
+    const { nodes } = await cdp.send('Accessibility.getFullAXTree')
+    const byId = new Map(nodes.map(n => [n.nodeId, n]))
+    const role = (n: typeof nodes[number]) => (n.ignored ? '' : String(n.role?.value))
+    /** Children as a screen reader sees them: ignored nodes (the parts, role="none") are seen through. */
+    const children = (n: typeof nodes[number]): typeof nodes => (n.childIds ?? []).flatMap((id) => {
+      const child = byId.get(id)
+      return !child ? [] : role(child) ? [child] : children(child)
+    })
+    const texts = (n: typeof nodes[number]): string[] => (role(n) === 'StaticText' ? [String(n.name?.value)] : children(n).flatMap(texts))
+    const lists = nodes.filter(n => role(n) === 'list' && firstText.some(t => texts(n).join('').includes(t)))
+    const nested = new Set(lists.flatMap(l => children(l).flatMap(li => children(li)).filter(n => role(n) === 'list').map(n => n.nodeId)))
+    return lists.filter(l => !nested.has(l.nodeId) && texts(l).length).map(l => children(l).map((li) => {
+      expect(role(li)).toBe('listitem')
+      const [marker, ...rest] = texts(li)
+      return `${marker}${rest[0]}`
+    }))
+  }
+
+  it('streams in parts that look exactly like one list and that a screen reader reads as one', async () => {
+    const { page } = env.tp
+    const indent = (n: number) => ' '.repeat(`${n}. `.length)
+    // Numbered from 3; nested lists in the items that end and start the parts (of 32 items).
+    const ordered = Array.from({ length: 70 }, (_, i) => {
+      const n = i + 3
+      return [31, 32, 63].includes(i) ? `${n}. step ${n} has *parts*\n${indent(n)}- nested ${n}\n${indent(n)}- more ${n}` : `${n}. step ${n} of the plan`
+    })
+    // Loose (a paragraph per item); the 32nd item ends with a code block, whose margin meets the next part.
+    const loose = Array.from({ length: 40 }, (_, i) => (i === 31 ? `- point ${i}\n\n  \`\`\`js\n  const n = ${i}\n  \`\`\`` : `- point ${i} in a loose list`))
+    const md = ['Steps:', '', ...ordered, '', 'Between the lists.', '', loose.join('\n\n'), '', 'The end.'].join('\n')
+    env.fake.enqueue({ chunks: pieces(md, 7), delayMs: 1 })
+    await visit(page, '/')
+    await sendMessage(page, 'A long list')
+    await waitForChatPage(page)
+    await waitForAssistantStatus(page, 'done', { timeoutMs: 30_000 })
+    await until(() => lastAssistant(page).locator('pre.shiki').count(), n => n === 1, { what: 'the js block to be highlighted' })
+
+    const [numbered, bullets] = await listsAsAnnounced(page, ['step 3 ', 'point 0 '])
+    expect(numbered).toEqual(Array.from({ length: 70 }, (_, i) => `${i + 3}. step ${i + 3} ${[31, 32, 63].includes(i) ? 'has ' : 'of the plan'}`))
+    expect(bullets).toHaveLength(40)
+    expect(await lastAssistant(page).locator('[role="list"] > ol').evaluateAll(ols => ols.map(ol => ol.getAttribute('start')))).toEqual(['3', '35', '67'])
+
+    // Each list laid out again as one plain <ol>/<ul> with the same items, beside it: every item
+    // at the same place, the same height, and the same gap to the text after the list.
+    const differences = await lastAssistant(page).evaluate((article) => {
+      const markdown = article.querySelector<HTMLElement>('.markdown')!
+      return [...markdown.querySelectorAll<HTMLElement>('.markdown-list')].map((list) => {
+        const first = list.firstElementChild!
+        const whole = document.createElement(first.tagName)
+        if (first.hasAttribute('start')) whole.setAttribute('start', first.getAttribute('start')!)
+        const items = [...list.querySelectorAll<HTMLElement>(':scope > * > li')]
+        for (const li of items) whole.insertAdjacentHTML('beforeend', `<li>${li.innerHTML}</li>`)
+        const box = document.createElement('div')
+        box.style.cssText = `position: absolute; visibility: hidden; width: ${list.getBoundingClientRect().width}px`
+        box.append(whole, document.createElement('p'))
+        markdown.append(box)
+        const top = (el: Element, from: Element) => el.getBoundingClientRect().top - from.getBoundingClientRect().top
+        const next = list.parentElement!.nextElementSibling!.firstElementChild!
+        const diffs = [
+          ...items.map((li, i) => Math.abs(top(li, list) - top(whole.children[i]!, whole))),
+          ...items.map((li, i) => Math.abs(li.getBoundingClientRect().height - whole.children[i]!.getBoundingClientRect().height)),
+          Math.abs(top(next, list) - top(box.lastElementChild!, whole)),
+        ]
+        box.remove()
+        return { items: items.length, max: Math.max(...diffs) }
+      })
+    })
+    expect(differences.map(d => d.items)).toEqual([70, 40])
+    for (const d of differences) expect(d.max).toBeLessThan(0.05)
+    expect(env.tp.problems).toEqual([])
+  })
+})
+
 describe('untrusted output (XSS)', () => {
   const XSS_ANSWER = [
     'Careful: <img src=x onerror="window.__xss=1"> and <script>window.__xss=2</script>',
