@@ -33,14 +33,16 @@ const { values: args } = parseArgs({
     'detail': { type: 'boolean', default: false },
     'output': { type: 'string', default: process.env.FLUME_OUTPUT_DIR || '.output' },
     'css': { type: 'string', default: '' },
+    'trace': { type: 'string', default: '' },
     'help': { type: 'boolean', default: false },
   },
 })
 if (args.help) {
-  console.log('usage: npm run bench:render -- [--shape all] [--tokens 20000] [--tokens-per-s 500] [--runs 1] [--detail] [--css ...] [--output .output]\n'
+  console.log('usage: npm run bench:render -- [--shape all] [--tokens 20000] [--tokens-per-s 500] [--runs 1] [--detail] [--css ...] [--trace FILE] [--output .output]\n'
     + '--shape: mixed, short-paragraphs-with-code, long-list, table-heavy, code-heavy, or all (the default: one line per shape).\n'
     + '--detail: also trace devtools.timeline and print where the main thread spent its time.\n'
     + '--css: extra CSS added to every page (to try a rendering change without a build).\n'
+    + '--trace FILE: also write the trace of each run (JSON, for chrome://tracing or Perfetto; FILE-<shape>-<run>.json).\n'
     + 'Uses the build in .output (or FLUME_OUTPUT_DIR); Chromium from /usr/bin/chromium (or FLUME_CHROMIUM).')
   process.exit(0)
 }
@@ -254,7 +256,7 @@ function printDetail(events, key, from, to, label) {
 
 // ---------------------------------------------------------------------------------------------
 
-async function measure(browser, flume, upstream) {
+async function measure(browser, flume, upstream, shape, run) {
   const { context, page } = await newPage(browser, flume.url)
   try {
     const cdp = await context.newCDPSession(page)
@@ -310,6 +312,7 @@ async function measure(browser, flume, upstream) {
     })
     if (shown.status !== 'done' || !shown.text.includes(FINAL_WORDS)) throw new Error(`the answer did not finish on screen (status ${shown.status})`)
 
+    if (args.trace) writeFileSync(`${args.trace.replace(/\.json$/, '')}-${shape}-${run}.json`, JSON.stringify({ traceEvents: events }))
     const { tasks, key } = mainThreadTasks(events)
     const n = upstream.tokens
     // When token i was written (for i = n: a token period after the last one).
@@ -353,7 +356,7 @@ async function measureShape(browser, shape) {
   const runs = []
   try {
     for (let i = 0; i < RUNS; i++) {
-      const r = await measure(browser, flume, upstream)
+      const r = await measure(browser, flume, upstream, shape, i + 1)
       runs.push(r)
       console.log(`${shape} run ${i + 1}: ${answer.length} characters, ${upstream.tokens} tokens; ${r.shown.blocks} blocks, ${r.shown.tables} tables, ${r.shown.code} code blocks (${r.shown.highlighted} highlighted); clock check ±${r.clockErrorUs.toFixed(0)} µs`)
       console.log(`  busy ms per 1,000 characters, each fifth: ${r.parts.map(p => p.perK.toFixed(1)).join('  ')}   (busy share ${(100 * r.busyShare).toFixed(0)}%; last / second fifth ${r.ratioSteady.toFixed(2)})`)
