@@ -42,7 +42,8 @@ const pagePolicy = {
   'style-src-attr': ['\'unsafe-inline\''],
   // KaTeX's fonts: files from the origin, the smallest inlined by the build as data: URLs.
   'font-src': ['\'self\'', 'data:'],
-  'img-src': ['\'self\''],
+  // blob: the previews of images attached in the composer (object URLs of the person's own files).
+  'img-src': ['\'self\'', 'blob:'],
   // fetch and EventSource to the app's own API.
   'connect-src': ['\'self\''],
   'manifest-src': ['\'self\''],
