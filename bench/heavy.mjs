@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { freePort } from './lib/net.mjs'
+import { serverFlags } from './lib/targets.mjs'
 import { newId, seedPostgres, seedSqlite } from './seed.mjs'
 
 const root = resolve(import.meta.dirname, '..')
@@ -56,7 +57,7 @@ function cookieFor(owner) {
 
 async function startServer(env) {
   const port = await freePort()
-  const child = spawn(process.execPath, ['--max-semi-space-size=32', serverEntry], {
+  const child = spawn(process.execPath, [...serverFlags, serverEntry], {
     cwd: dirname(outputDir),
     env: { ...process.env, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), NITRO_HOST: '127.0.0.1', NITRO_PORT: String(port), FLUME_SESSION_SECRET: SECRET, FLUME_RATE_LIMITS: 'off', FLUME_TITLES: 'off', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

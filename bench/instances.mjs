@@ -25,6 +25,7 @@ import { join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { freePort } from './lib/net.mjs'
+import { serverFlags } from './lib/targets.mjs'
 
 const root = resolve(import.meta.dirname, '..')
 const { values: argv } = parseArgs({
@@ -97,7 +98,7 @@ const upstreamUrl = `http://127.0.0.1:${upstream.address().port}/v1`
 
 async function boot(name) {
   const port = await freePort()
-  const child = spawn(process.execPath, ['--max-semi-space-size=32', serverEntry], {
+  const child = spawn(process.execPath, [...serverFlags, serverEntry], {
     env: {
       ...process.env,
       NODE_ENV: 'production',
