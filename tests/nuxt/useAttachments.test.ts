@@ -290,4 +290,11 @@ describe('MessageEdit with files', () => {
     expect(other.emitted('cancel')).toHaveLength(1)
     await vi.waitFor(() => expect(server.deleted).toHaveLength(1))
   })
+
+  it('Escape from any of its controls (a file\'s remove button too) cancels the edit', async () => {
+    serveUploads()
+    const wrapper = await mountSuspended(MessageEdit, { props: { content: 'Words', attachments: [sent('k5', 'one.csv')], canEdit: true } })
+    await wrapper.get('button[aria-label="Remove one.csv"]').trigger('keydown', { key: 'Escape' })
+    expect(wrapper.emitted('cancel')).toHaveLength(1)
+  })
 })
