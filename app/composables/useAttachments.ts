@@ -1,4 +1,3 @@
-import type { InjectionKey } from 'vue'
 import { ATTACHMENT_LIMITS, attachmentUrl, type AttachmentKind } from '#shared/attachments'
 import type { Attachment } from '#shared/schemas'
 import { downscaleImage, isPreviewableImage } from '~/utils/downscale-image'
@@ -27,9 +26,6 @@ export interface PendingAttachment {
   /** Already part of the edited question: taking it out deletes nothing (the edit does). */
   kept?: boolean
 }
-
-/** The page's way to edit a question with its files (provided by the chat page, used by ChatMessage). */
-export const EDIT_QUESTION: InjectionKey<(messageId: string, content: string, attachments: readonly Attachment[]) => Promise<boolean>> = Symbol('flume:edit-question')
 
 /** Sizes as the server words them (`8 MB`, `340 KB`). */
 export function formatBytes(bytes: number): string {
