@@ -24,7 +24,8 @@ describe('ChatMessage: edit and resend', () => {
     await field.trigger('keydown', { key: 'Enter', shiftKey: true })
     expect(wrapper.emitted('edit')).toBeUndefined()
     await field.trigger('keydown', { key: 'Enter' })
-    expect(wrapper.emitted('edit')).toEqual([['What is a fjord, exactly?']])
+    // No files changed: none are sent, and the question keeps its own.
+    expect(wrapper.emitted('edit')).toEqual([['What is a fjord, exactly?', undefined]])
     // The editor keeps the words until the question is replaced: if sending fails, they are still here.
     await wrapper.setProps({ canEdit: false })
     expect((wrapper.get('textarea').element as HTMLTextAreaElement).value).toBe('What is a fjord, exactly?')
@@ -81,7 +82,7 @@ describe('ChatMessage: edit and resend', () => {
     await thread.findAll('button[aria-label="Edit message"]')[0]!.trigger('click')
     await thread.get('textarea').setValue('One, again')
     await thread.get('form').trigger('submit')
-    expect(thread.emitted('edit')).toEqual([[messages[0]!.id, 'One, again']])
+    expect(thread.emitted('edit')).toEqual([[messages[0]!.id, 'One, again', undefined]])
   })
 })
 
