@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 import { mountSuspended } from '@nuxt/test-utils/runtime'
+import type { DOMWrapper } from '@vue/test-utils'
 import MarkdownContent from '~/components/MarkdownContent.vue'
 import { loadHighlighting } from '~/utils/highlight'
 import { IncrementalMarkdown, renderListItem, renderMarkdown } from '~/utils/markdown'
@@ -68,7 +69,7 @@ describe('a long list, item by item', () => {
 describe('MarkdownContent with a long list', () => {
   const numbered = (n: number, from: number) => Array.from({ length: n }, (_, i) => `${i + from}. step ${i}`).join('\n')
   /** The `<ol>`/`<ul>` parts of each list a screen reader sees (role="list"), with their start numbers. */
-  const lists = (wrapper: Awaited<ReturnType<typeof mountSuspended>>) => wrapper.findAll('[role="list"]').map(list => ({
+  const lists = (wrapper: { findAll: (selector: string) => DOMWrapper<Element>[] }) => wrapper.findAll('[role="list"]').map(list => ({
     parts: list.findAll(':scope > ol, :scope > ul').map(part => `${part.element.tagName.toLowerCase()}${part.attributes('start') ?? ''}:${part.findAll(':scope > li').length}`),
     items: list.findAll(':scope > * > li').map(li => li.text()),
   }))
