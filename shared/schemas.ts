@@ -168,6 +168,13 @@ export const ModelsResponseSchema = z.object({
   default: z.string(),
   /** Characters of conversation sent with a question; 0: all of it (docs/answer-limits.md). */
   historyChars: z.number().int().nonnegative().optional(),
+  /** What a question may carry (docs/attachments.md); `kinds` empty: attachments are off. */
+  attachments: z.object({
+    count: z.number().int().nonnegative(),
+    bytes: z.number().int().positive(),
+    totalBytes: z.number().int().positive(),
+    kinds: z.array(z.enum(['image', 'text'])),
+  }).optional(),
 })
 
 /** The JSON payloads of the stream's `data:` lines; `[DONE]` is sent as plain text. */

@@ -1,5 +1,5 @@
 import { ATTACHMENT_LIMITS, attachmentUrl, type AttachmentKind } from '#shared/attachments'
-import type { Attachment } from '#shared/schemas'
+import type { Attachment, ModelsResponse } from '#shared/schemas'
 import { downscaleImage, isPreviewableImage } from '~/utils/downscale-image'
 
 /** Where uploads go (docs/attachments.md); an upload is read back and deleted at attachmentUrl(id). */
@@ -60,10 +60,16 @@ let counter = 0
  * The files of one question being written (the composer) or edited (MessageEdit): each file is
  * uploaded as soon as it is added (images scaled down first, utils/downscale-image.ts), shown with
  * its state, and deleted on the server when taken out before it was sent. The server decides what a
- * file is and whether it is taken; the limits checked here are its defaults, a shortcut only.
+ * file is and whether it is taken; the limits checked here (its own, from GET /api/models) are a
+ * shortcut only.
  */
 export function useAttachments(options: { initial?: readonly Attachment[], prepare?: (file: File) => Promise<File> } = {}) {
   const prepare = options.prepare ?? downscaleImage
+  // The server's limits once GET /api/models has answered (useModels), its defaults until then.
+  const { data: models } = useNuxtData<ModelsResponse>('flume:models')
+  const limits = computed(() => models.value?.attachments ?? { ...ATTACHMENT_LIMITS, kinds: ['image', 'text'] as AttachmentKind[] })
+  /** Whether the server takes files at all (FLUME_ATTACHMENT_TYPES=none: no). */
+  const enabled = computed(() => limits.value.kinds.length > 0 && limits.value.count > 0)
   const items = ref<PendingAttachment[]>((options.initial ?? []).map(attachment => ({
     key: `a${++counter}`,
     name: attachment.name,
@@ -89,8 +95,8 @@ export function useAttachments(options: { initial?: readonly Attachment[], prepa
   const attachments = computed(() => items.value.flatMap(i => (i.state === 'done' && i.attachment ? [i.attachment] : [])))
   const totalBytes = computed(() => attachments.value.reduce((sum, a) => sum + a.size, 0))
   /** A word on the files together, before the server says it (its own limit decides). */
-  const overTotal = computed(() => totalBytes.value > ATTACHMENT_LIMITS.totalBytes
-    ? `These files have ${formatBytes(totalBytes.value)} together; a message may have ${formatBytes(ATTACHMENT_LIMITS.totalBytes)}.`
+  const overTotal = computed(() => totalBytes.value > limits.value.totalBytes
+    ? `These files have ${formatBytes(totalBytes.value)} together; a message may have ${formatBytes(limits.value.totalBytes)}.`
     : null)
 
   const find = (key: string) => items.value.find(i => i.key === key)
@@ -119,9 +125,13 @@ export function useAttachments(options: { initial?: readonly Attachment[], prepa
   function add(files: Iterable<File>) {
     notice.value = null
     const list = [...files]
-    const room = Math.max(0, ATTACHMENT_LIMITS.count - items.value.length)
+    if (!enabled.value) {
+      if (list.length) notice.value = 'This server takes no attachments.'
+      return
+    }
+    const room = Math.max(0, limits.value.count - items.value.length)
     if (list.length > room) {
-      notice.value = `A message may have at most ${ATTACHMENT_LIMITS.count} attachments${room ? `: ${list.length - room} of these were not added` : ''}.`
+      notice.value = `A message may have at most ${limits.value.count} attachments${room ? `: ${list.length - room} of these were not added` : ''}.`
     }
     for (const file of list.slice(0, room)) {
       const key = `a${++counter}`
@@ -141,8 +151,8 @@ export function useAttachments(options: { initial?: readonly Attachment[], prepa
       // Taken out while it was being prepared: nothing was sent.
       if (!find(key)) return
       update(key, { size: body.size })
-      if (body.size > ATTACHMENT_LIMITS.bytes) {
-        update(key, { state: 'error', error: `A file may have at most ${formatBytes(ATTACHMENT_LIMITS.bytes)}.` })
+      if (body.size > limits.value.bytes) {
+        update(key, { state: 'error', error: `A file may have at most ${formatBytes(limits.value.bytes)}.` })
         return
       }
       update(key, { state: 'uploading' })
@@ -226,7 +236,7 @@ export function useAttachments(options: { initial?: readonly Attachment[], prepa
     objectUrls.clear()
   })
 
-  return { items, notice, busy, failed, attachments, totalBytes, overTotal, add, remove, settle, take, discard }
+  return { items, notice, busy, failed, attachments, totalBytes, overTotal, enabled, add, remove, settle, take, discard }
 }
 
 export type Attachments = ReturnType<typeof useAttachments>

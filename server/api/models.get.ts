@@ -1,7 +1,17 @@
 import type { ModelsResponse } from '#shared/schemas'
 
-/** The models offered, and `historyChars`: how much earlier conversation a question is sent with (docs/answer-limits.md). */
+/**
+ * The models offered; `historyChars`, how much earlier conversation a question is sent with
+ * (docs/answer-limits.md); and `attachments`, what a question may carry (docs/attachments.md).
+ */
 export default defineEventHandler(async (): Promise<ModelsResponse & { historyChars: number }> => {
   const { models, default: fallback } = await listModels()
-  return { models: models.map(id => ({ id })), default: fallback, historyChars: useFlumeConfig().historyChars }
+  const config = useFlumeConfig()
+  const { count, bytes, totalBytes, kinds } = config.attachments
+  return {
+    models: models.map(id => ({ id })),
+    default: fallback,
+    historyChars: config.historyChars,
+    attachments: { count, bytes, totalBytes, kinds: [...kinds] },
+  }
 })

@@ -115,6 +115,11 @@ describe('uploads', () => {
     expect((await res.json()).data.code).toBe('attachment_too_large')
   })
 
+  it('says its limits in GET /api/models, for clients to check before they upload', async () => {
+    const res = await env.client.json('GET', '/api/models')
+    expect(res.body.attachments).toEqual({ count: 3, bytes: 200_000, totalBytes: 300_000, kinds: ['image', 'text'] })
+  })
+
   it('removes an unsent upload taken out of the composer', async () => {
     const file = await uploaded(env.client, 'notes', 'n.txt')
     expect((await env.client.fetch(file.url, { method: 'DELETE' })).status).toBe(204)

@@ -3,7 +3,7 @@ import { effectScope } from 'vue'
 import { enableAutoUnmount } from '@vue/test-utils'
 import { mountSuspended, registerEndpoint } from '@nuxt/test-utils/runtime'
 import { getQuery, readRawBody } from 'h3'
-import { ATTACHMENT_LIMITS, attachmentUrl, type Attachment } from '#shared/schemas'
+import { ATTACHMENT_LIMITS, attachmentUrl, type Attachment, type ModelsResponse } from '#shared/schemas'
 import { useAttachments } from '~/composables/useAttachments'
 import ChatComposer from '~/components/ChatComposer.vue'
 import MessageEdit from '~/components/message/MessageEdit.vue'
@@ -163,6 +163,29 @@ describe('useAttachments', () => {
     await files.settle()
     expect(files.items.value[0]).toMatchObject({ state: 'error', error: 'A file may have at most 8 MB.' })
     expect(server.uploads).toEqual([])
+  })
+
+  it('holds the server\'s own limits once GET /api/models gave them, and takes nothing when attachments are off', async () => {
+    const server = serveUploads()
+    const models = useNuxtData<ModelsResponse>('flume:models').data
+    try {
+      models.value = { models: [], default: 'm', attachments: { count: 2, bytes: 10, totalBytes: 100, kinds: ['text'] } }
+      const { files } = attachments()
+      expect(files.enabled.value).toBe(true)
+      files.add([new File(['x'.repeat(11)], 'eleven.txt', { type: 'text/plain' }), textFile('b.txt'), textFile('c.txt')])
+      expect(files.notice.value).toBe('A message may have at most 2 attachments: 1 of these were not added.')
+      await files.settle()
+      expect(files.items.value[0]).toMatchObject({ name: 'eleven.txt', state: 'error', error: 'A file may have at most 1 KB.' })
+      models.value = { ...models.value, attachments: { count: 8, bytes: 10, totalBytes: 100, kinds: [] } }
+      expect(files.enabled.value).toBe(false)
+      const before = server.uploads.length
+      files.add([textFile('d.txt')])
+      expect(files.notice.value).toBe('This server takes no attachments.')
+      expect(server.uploads).toHaveLength(before)
+    }
+    finally {
+      models.value = undefined
+    }
   })
 
   it('a question being sent takes its files; they come back if it could not be sent; leaving deletes only unsent ones', async () => {
