@@ -28,3 +28,9 @@ export const IMAGE_HISTORY_CHARS = 3000
 export function attachmentUrl(id: string): string {
   return `/api/attachments/${encodeURIComponent(id)}`
 }
+
+/** A size as people read it, the same on server and client: `8 MB`, `340 KB` (at least 1 KB). */
+export function formatBytes(bytes: number): string {
+  const mib = bytes / (1024 * 1024)
+  return mib >= 1 ? `${Math.round(mib * 10) / 10} MB` : `${Math.max(1, Math.round(bytes / 1024))} KB`
+}

@@ -1,4 +1,4 @@
-import { ATTACHMENT_LIMITS, attachmentUrl, type AttachmentKind } from '#shared/attachments'
+import { ATTACHMENT_LIMITS, attachmentUrl, formatBytes, type AttachmentKind } from '#shared/attachments'
 import type { Attachment, ModelsResponse } from '#shared/schemas'
 import { downscaleImage, isPreviewableImage } from '~/utils/downscale-image'
 
@@ -25,12 +25,6 @@ export interface PendingAttachment {
   attachment?: Attachment
   /** Already part of the edited question: taking it out deletes nothing (the edit does). */
   kept?: boolean
-}
-
-/** Sizes as the server words them (`8 MB`, `340 KB`). */
-export function formatBytes(bytes: number): string {
-  const mib = bytes / (1024 * 1024)
-  return mib >= 1 ? `${Math.round(mib * 10) / 10} MB` : `${Math.max(1, Math.round(bytes / 1024))} KB`
 }
 
 /** The files of a paste or a drop (none for plain text). */

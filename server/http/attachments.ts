@@ -1,6 +1,6 @@
 import type { H3Event } from 'h3'
 import type { IMAGE_MEDIA_TYPES, Attachment, AttachmentKind } from '#shared/schemas'
-import { MAX_ATTACHMENT_NAME } from '#shared/schemas'
+import { MAX_ATTACHMENT_NAME, formatBytes } from '#shared/schemas'
 import { attachmentStore } from '../storage/attachments'
 
 /**
@@ -59,14 +59,9 @@ export async function attachmentsFor(owner: string, ids: string[] | undefined, e
   const files = ids.map(id => found.get(id)!)
   const total = files.reduce((sum, file) => sum + file.size, 0)
   if (total > limits.totalBytes) {
-    throw httpError(413, 'attachments_too_large', `A message's attachments may have ${mebibytes(limits.totalBytes)} together; these have ${mebibytes(total)}.`)
+    throw httpError(413, 'attachments_too_large', `A message's attachments may have ${formatBytes(limits.totalBytes)} together; these have ${formatBytes(total)}.`)
   }
   return files
-}
-
-export function mebibytes(bytes: number): string {
-  const mib = bytes / (1024 * 1024)
-  return mib >= 1 ? `${Math.round(mib * 10) / 10} MB` : `${Math.max(1, Math.round(bytes / 1024))} KB`
 }
 
 /** `?name=` of an upload, as given (cleaned by cleanName). */

@@ -1,4 +1,4 @@
-import { AttachmentSchema, type Attachment } from '#shared/schemas'
+import { AttachmentSchema, formatBytes, type Attachment } from '#shared/schemas'
 import { attachmentStore } from '../../storage/attachments'
 
 /** Uploads not yet sent that one person may keep at once: this many messages' worth, and at least UNSENT_MIN files. */
@@ -14,7 +14,7 @@ const UNSENT_MIN = 32
 export default defineEventHandler(async (event): Promise<Attachment> => {
   const limits = useFlumeConfig().attachments
   if (!limits.kinds.size) throw httpError(415, 'unsupported_attachment', 'This server takes no attachments.')
-  const tooLarge = () => httpError(413, 'attachment_too_large', `A file may have at most ${mebibytes(limits.bytes)}.`)
+  const tooLarge = () => httpError(413, 'attachment_too_large', `A file may have at most ${formatBytes(limits.bytes)}.`)
   if (Number(getRequestHeader(event, 'content-length')) > limits.bytes) throw tooLarge()
   const bytes = await readLimitedBytes(event, limits.bytes, tooLarge)
   if (!bytes.byteLength) throw httpError(400, 'invalid_body', 'The file is empty.')
