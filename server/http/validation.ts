@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http'
 import type { H3Event } from 'h3'
 import type { z } from 'zod'
 import { MAX_CONTENT_LENGTH } from '#shared/schemas'
@@ -115,15 +116,22 @@ export async function readLimitedBytes(event: H3Event, limit: number, tooBig: ()
         }
       }
     }
-    else if (req) {
-      for await (const chunk of req) {
-        if (!take(chunk as Uint8Array)) {
-          // Stop reading; the connection closes after the 413 instead of taking in the rest.
-          req.pause()
-          setResponseHeader(event, 'connection', 'close')
-          throw tooBig()
+    else if (req && !req.readableEnded) {
+      await new Promise<void>((resolve, reject) => {
+        const settle = (error?: Error) => {
+          req.off('data', onData).off('end', onEnd).off('error', onEnd).off('close', onClose)
+          if (error) reject(error)
+          else resolve()
         }
-      }
+        const onData = (chunk: Buffer) => {
+          if (take(chunk)) return
+          dropTheRest(req, limit)
+          settle(tooBig())
+        }
+        const onEnd = (error?: Error) => settle(error)
+        const onClose = () => settle(req.complete ? undefined : new Error('The client went away mid-body.'))
+        req.on('data', onData).once('end', onEnd).once('error', onEnd).once('close', onClose)
+      })
     }
   }
   catch (error) {
@@ -134,3 +142,20 @@ export async function readLimitedBytes(event: H3Event, limit: number, tooBig: ()
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * After a body is refused mid-way, what the client still sends is read and dropped rather than
+ * left unread: a socket closed on unread bytes is reset by the kernel, and a client still writing
+ * its body then loses the 413 to EPIPE or ECONNRESET instead of reading it. The answer goes out
+ * at once all the same, and the connection stays usable once the body ends. A client that sends
+ * more than another `limit` (at least 1 MiB) past the refusal is cut off; one that stalls is cut
+ * by the server's keep-alive timeout.
+ */
+function dropTheRest(req: IncomingMessage, limit: number) {
+  const allowance = Math.max(limit, 1 << 20)
+  let dropped = 0
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.byteLength
+    if (dropped > allowance) req.socket.destroy()
+  })
+}

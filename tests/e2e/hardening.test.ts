@@ -1,6 +1,8 @@
 import { request } from 'node:http'
+import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Chat } from '../../shared/schemas'
+import { poll } from '../support/http'
 import { createClient, expectError, newChat, startWithFake, type Env } from './helpers'
 
 let env: Env
@@ -49,6 +51,33 @@ describe('request bodies', () => {
     expect(answer.status, answer.body).toBe(413)
     expect(JSON.parse(answer.body)).toMatchObject({ data: { code: 'too_large' } })
     expect(await chatCount()).toBe(before)
+  })
+
+  it('a client still sending its body after the 413 reads the 413, and its connection carries the next request', async () => {
+    const cookie = [...env.client.cookies].map(([k, v]) => `${k}=${v}`).join('; ')
+    const socket = connect(Number(new URL(env.flume.url).port), '127.0.0.1')
+    const errors: string[] = []
+    let received = ''
+    socket.setEncoding('utf8')
+    socket.on('data', (d: string) => (received += d))
+    socket.on('error', (e: NodeJS.ErrnoException) => errors.push(e.code ?? e.message))
+    const write = (text: string) => new Promise<void>(resolve => socket.write(text, () => resolve()))
+    const piece = (bytes: number) => `${bytes.toString(16)}\r\n${'x'.repeat(bytes)}\r\n`
+    try {
+      await write(`POST /api/chats HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\ncookie: ${cookie}\r\n\r\n`)
+      for (let i = 0; i < 17; i++) await write(piece(64 * 1024))
+      await poll(async () => received, r => r.includes('too_large'), { what: 'the 413 while the body is still open' })
+      expect(received).toMatch(/^HTTP\/1\.1 413 /)
+      // The rest of the body, as a client that writes it all before reading would send it.
+      for (let i = 0; i < 6; i++) await write(piece(64 * 1024))
+      await write('0\r\n\r\n')
+      await write(`GET /api/chats HTTP/1.1\r\nhost: 127.0.0.1\r\ncookie: ${cookie}\r\n\r\n`)
+      await poll(async () => received, r => r.includes('HTTP/1.1 200'), { what: 'the next request answered on the same connection' })
+      expect(errors).toEqual([])
+    }
+    finally {
+      socket.destroy()
+    }
   })
 
   it('a body that is not application/json is refused with 415 and nothing is stored', async () => {
