@@ -41,7 +41,8 @@ export function useChat(chatId: string) {
   const loadingOlder = ref(false)
   const submitting = ref(false)
   const error = ref<MessageError | null>(null)
-  let lastContent: string | null = null
+  /** The last question sent from here, with its files: Retry sends it again when its sending failed. */
+  let lastSent: { content: string, attachments: readonly Attachment[] } | null = null
 
   const status = computed<ChatStatus>(() => {
     if (submitting.value) return 'submitting'
@@ -203,7 +204,7 @@ export function useChat(chatId: string) {
   async function send(content: string, attachments: readonly Attachment[] = []): Promise<boolean> {
     if (!content.trim() && !attachments.length) return false
     return await submit(async () => {
-      lastContent = content
+      lastSent = { content, attachments }
       const res = await $fetch<PostMessageResponse>(apiPaths.messages(chatId), {
         method: 'POST',
         body: { content, ...(attachments.length ? { attachments: attachments.map(file => file.id) } : {}) },
@@ -245,7 +246,8 @@ export function useChat(chatId: string) {
     if (last?.role === 'assistant' && (last.status === 'error' || last.status === 'stopped')) {
       return await replaceLast(last, 'The answer could not be retried.')
     }
-    const content = lastContent ?? messages.value.findLast(m => m.role === 'user')?.content
+    if (lastSent) return await send(lastSent.content, lastSent.attachments)
+    const content = messages.value.findLast(m => m.role === 'user')?.content
     return content ? await send(content) : false
   }
 

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { defineComponent, h } from 'vue'
 import { mountSuspended, registerEndpoint } from '@nuxt/test-utils/runtime'
+import { readBody } from 'h3'
 import type { Message } from '#shared/schemas'
 import { useChat } from '~/composables/useChat'
 import { useChats } from '~/composables/useChats'
@@ -235,6 +236,35 @@ describe('useChat', () => {
     expect(chat.status.value).toBe('streaming')
     expect(FakeEventSource.instances).toHaveLength(2)
     expect(lastEventSource().url).toContain(chat.messages.value[1]!.id)
+  })
+
+  it('retry() after a failed send sends the question again with its files', async () => {
+    const chatId = uid('chat')
+    serveChat(chatId)
+    const bodies: unknown[] = []
+    registerEndpoint(`/api/chats/${chatId}/messages`, {
+      method: 'POST',
+      handler: async (event) => {
+        const body = await readBody<{ content: string }>(event)
+        bodies.push(body)
+        if (bodies.length === 1) return errorReply(event, 503, 'upstream_unavailable', 'Try again.')
+        return {
+          userMessage: message(chatId, { role: 'user', content: body.content }),
+          assistantMessage: message(chatId, { role: 'assistant', status: 'pending' }),
+          streamUrl: `/api/chats/${chatId}/messages/x/stream`,
+        }
+      },
+    })
+    const { chat } = await mountChat(chatId)
+    const file = { id: 'att-1', name: 'notes.txt', mediaType: 'text/plain', kind: 'text' as const, size: 5, url: '/api/attachments/att-1' }
+
+    expect(await chat.send('Read this', [file])).toBe(false)
+    expect(chat.error.value?.code).toBe('upstream_unavailable')
+    expect(await chat.retry()).toBe(true)
+    expect(bodies).toEqual([
+      { content: 'Read this', attachments: ['att-1'] },
+      { content: 'Read this', attachments: ['att-1'] },
+    ])
   })
 
   it('gives up with an error when the browser stops reconnecting, and retry() follows the stream again', async () => {
