@@ -7,7 +7,7 @@ import type { ModelsResponse } from '#shared/schemas'
 export default defineEventHandler(async (): Promise<ModelsResponse & { historyChars: number }> => {
   const { models, default: fallback } = await listModels()
   const config = useFlumeConfig()
-  const { count, bytes, totalBytes, kinds } = config.attachments
+  const { count, bytes, totalBytes, kinds } = attachmentLimits()
   return {
     models: models.map(id => ({ id })),
     default: fallback,

@@ -1,7 +1,26 @@
 import type { H3Event } from 'h3'
 import type { IMAGE_MEDIA_TYPES, Attachment, AttachmentKind } from '#shared/schemas'
-import { MAX_ATTACHMENT_NAME, formatBytes } from '#shared/schemas'
+import { AttachmentSchema, MAX_ATTACHMENT_NAME, formatBytes } from '#shared/schemas'
+import { platform } from '#flume/platform'
 import { attachmentStore } from '../storage/attachments'
+import type { AttachmentLimits } from '../utils/config'
+
+let warned = false
+
+/**
+ * The attachment limits in force: FLUME_ATTACHMENTS_* and FLUME_ATTACHMENT_*, with the per-file
+ * bytes no higher than the platform can store (on Cloudflare, what fits in a D1 row). A file
+ * over it is refused with 413 like any other, and GET /api/models says the lower figure.
+ */
+export function attachmentLimits(): AttachmentLimits {
+  const limits = useFlumeConfig().attachments
+  if (limits.bytes <= platform.maxAttachmentBytes) return limits
+  if (!warned && process.env.FLUME_ATTACHMENT_MAX_BYTES) {
+    warned = true
+    console.warn(`[flume] FLUME_ATTACHMENT_MAX_BYTES=${limits.bytes} is above what ${platform.name} can store in one file: files over ${platform.maxAttachmentBytes} bytes are refused.`)
+  }
+  return { ...limits, bytes: platform.maxAttachmentBytes }
+}
 
 /**
  * What a file is, by its bytes (docs/attachments.md): PNG, JPEG, GIF and WebP by their signatures;
@@ -40,6 +59,35 @@ export function cleanName(raw: string | undefined, kind: AttachmentKind): string
   return name.slice(0, MAX_ATTACHMENT_NAME - extension.length) + extension
 }
 
+/** Uploads not yet sent that one person may keep at once: this many messages' worth, and at least UNSENT_MIN files. */
+const UNSENT_MESSAGES = 4
+const UNSENT_MIN = 32
+
+/**
+ * Stores one uploaded file of `owner` (not yet sent with a question), as POST /api/attachments
+ * does for its body: what it is comes from its bytes. 400 `invalid_body` when empty, 413
+ * `attachment_too_large`, 415 `unsupported_attachment`, 429 when too many unsent uploads wait.
+ * Nothing is stored for a refused file.
+ */
+export async function storeUpload(event: H3Event, owner: string, bytes: Uint8Array, name: string | undefined): Promise<Attachment> {
+  const limits = attachmentLimits()
+  if (!limits.kinds.size) throw httpError(415, 'unsupported_attachment', 'This server takes no attachments.')
+  if (!bytes.byteLength) throw httpError(400, 'invalid_body', 'The file is empty.')
+  if (bytes.byteLength > limits.bytes) throw httpError(413, 'attachment_too_large', `A file may have at most ${formatBytes(limits.bytes)}.`)
+  const what = classify(bytes)
+  if (!what || !limits.kinds.has(what.kind)) {
+    const taken = [...limits.kinds].map(kind => (kind === 'image' ? 'images (PNG, JPEG, GIF, WebP)' : 'text files (UTF-8)')).join(' and ')
+    throw httpError(415, 'unsupported_attachment', `This file cannot be attached: Flume takes ${taken}.`)
+  }
+  // Uploads cost storage before any question is sent: bounded per person (unsent ones go after a day).
+  const unsent = await attachmentStore.unsent(owner)
+  if (unsent.count >= Math.max(limits.count * UNSENT_MESSAGES, UNSENT_MIN) || unsent.bytes + bytes.byteLength > limits.totalBytes * UNSENT_MESSAGES) {
+    setResponseHeader(event, 'retry-after', 60)
+    throw httpError(429, 'rate_limited', 'Too many files are uploaded and not sent yet. Send or remove some first.', { retryAfter: 60 })
+  }
+  return AttachmentSchema.parse(await attachmentStore.create(owner, { id: newId(), ...what, name: cleanName(name, what.kind), bytes }))
+}
+
 /**
  * The attachments a question sends, checked against the limits (FLUME_ATTACHMENTS_*): each id one
  * of the person's uploads not sent yet (or, editing, one of that question's own files), in the
@@ -48,7 +96,7 @@ export function cleanName(raw: string | undefined, kind: AttachmentKind): string
  */
 export async function attachmentsFor(owner: string, ids: string[] | undefined, editing?: string): Promise<Attachment[]> {
   if (!ids?.length) return []
-  const limits = useFlumeConfig().attachments
+  const limits = attachmentLimits()
   if (ids.length > limits.count) {
     throw httpError(413, 'too_many_attachments', `A message may have at most ${limits.count} attachment${limits.count === 1 ? '' : 's'}.`)
   }
@@ -68,4 +116,67 @@ export async function attachmentsFor(owner: string, ids: string[] | undefined, e
 export function uploadName(event: H3Event): string | undefined {
   const raw = getQuery(event).name
   return typeof raw === 'string' ? raw : undefined
+}
+
+const UPLOAD_PATH = /^\/api\/attachments\/([\w-]{1,64})$/
+
+/**
+ * The attachment ids of an AI SDK question's `file` parts (docs/ai-sdk.md, Files): a part whose url
+ * is one of the person's uploads (`/api/attachments/:id`, relative or on this host) names it; a
+ * `data:` URL is the file itself, stored here as an upload (`stored`: remove them if the question
+ * is refused). Flume fetches no other address: 400 `invalid_body`.
+ */
+export async function sdkAttachmentIds(event: H3Event, owner: string, files: readonly { url: string, filename?: string }[]): Promise<{ ids: string[], stored: string[] }> {
+  const { count } = attachmentLimits()
+  if (files.length > count) throw httpError(413, 'too_many_attachments', `A message may have at most ${count} attachment${count === 1 ? '' : 's'}.`)
+  const ids: string[] = []
+  const stored: string[] = []
+  try {
+    for (const file of files) {
+      const data = file.url.startsWith('data:') ? dataUrlBytes(file.url) : undefined
+      if (data) {
+        const upload = await storeUpload(event, owner, data, file.filename)
+        stored.push(upload.id)
+        ids.push(upload.id)
+        continue
+      }
+      const id = uploadIdOf(event, file.url)
+      if (!id) throw httpError(400, 'invalid_body', 'A file part\'s url must be an upload of yours (POST /api/attachments) or a data: URL.')
+      ids.push(id)
+    }
+  }
+  catch (error) {
+    await removeUploads(owner, stored)
+    throw error
+  }
+  return { ids, stored }
+}
+
+/** Takes out uploads stored for a question that was then refused (best effort: unsent ones expire anyway). */
+export async function removeUploads(owner: string, ids: readonly string[]): Promise<void> {
+  await Promise.all(ids.map(id => attachmentStore.removeUnsent(owner, id).catch(() => false)))
+}
+
+/** The upload id of `/api/attachments/:id`, given relative or as an absolute URL of this host. */
+function uploadIdOf(event: H3Event, url: string): string | undefined {
+  let path = url
+  if (!url.startsWith('/')) {
+    const parsed = URL.canParse(url) ? new URL(url) : undefined
+    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.host !== getRequestHost(event, { xForwardedHost: true })) return undefined
+    path = parsed.pathname
+  }
+  return UPLOAD_PATH.exec(path)?.[1]
+}
+
+/** The bytes of a `data:[<type>][;base64],<data>` URL; 400 when it is malformed. */
+function dataUrlBytes(url: string): Uint8Array {
+  const match = /^data:[^,]*?(;base64)?,/i.exec(url)
+  if (!match) throw httpError(400, 'invalid_body', 'A file part\'s data: URL is malformed.')
+  const data = url.slice(match[0].length)
+  if (match[1]) {
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data.replace(/\s/g, ''))) throw httpError(400, 'invalid_body', 'A file part\'s data: URL is not valid base64.')
+    return Buffer.from(data, 'base64')
+  }
+  // Percent-escapes are bytes (an image may be sent this way too); the rest is the text itself.
+  return Buffer.concat(data.split(/(%[\da-f]{2})/i).map(piece => (/^%[\da-f]{2}$/i.test(piece) ? Buffer.from([Number.parseInt(piece.slice(1), 16)]) : Buffer.from(piece))))
 }

@@ -13,6 +13,11 @@ export const platform = {
   hasDisk: false,
   /** Isolates start at any time while others generate: a boot says nothing about running answers. */
   recoversAtBoot: false,
+  /**
+   * The largest file an upload may have, whatever FLUME_ATTACHMENT_MAX_BYTES says: D1 keeps at most
+   * 2 MB in a row, and a file is stored base64 (4/3 of its size) with its name.
+   */
+  maxAttachmentBytes: 1_400_000,
   openStorage(_config: FlumeConfig): Promise<StorageDriver> {
     return openD1('DB')
   },

@@ -19,6 +19,8 @@ export const platform = {
   hasDisk: true,
   /** A process that boots has nothing of its own running: answers left running are settled then. */
   recoversAtBoot: true,
+  /** The database takes files of any size FLUME_ATTACHMENT_MAX_BYTES allows. */
+  maxAttachmentBytes: Number.POSITIVE_INFINITY,
   openStorage(config: FlumeConfig): Promise<StorageDriver> {
     return config.databaseUrl ? openPostgres(config.databaseUrl, config.dbPoolSize) : openSqlite(config.dataDir)
   },

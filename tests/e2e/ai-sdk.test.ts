@@ -316,7 +316,11 @@ describe('POST /api/chat, the AI SDK UI message stream', () => {
     expectError(await post({ ...user([{ type: 'text', text: 'hi' }]), trigger: 'bogus' }), 400, 'invalid_body')
     expectError(await post({ id: 'bad-bodies', messages: [{ id: 'a', role: 'assistant', parts: [{ type: 'text', text: 'hi' }] }] }), 400, 'invalid_body')
     expectError(await post(user([{ type: 'text', text: '   ' }])), 400, 'invalid_body')
-    expectError(await post(user([{ type: 'file', mediaType: 'image/png', url: 'data:image/png;base64,AA==' }, { type: 'text', text: 'what is this?' }])), 400, 'invalid_body')
+    expectError(await post(user([{ type: 'file', mediaType: 'image/png', url: 'data:image/png;base64,AA==' }, { type: 'text', text: 'what is this?' }])), 415, 'unsupported_attachment')
+    expectError(await post(user([{ type: 'file', mediaType: 'image/png', url: 'https://example.com/cat.png' }, { type: 'text', text: 'fetch this' }])), 400, 'invalid_body')
+    expectError(await post(user([{ type: 'file', mediaType: 'text/plain', url: 'data:text/plain;base64,not base64!' }])), 400, 'invalid_body')
+    expectError(await post(user([{ type: 'file', mediaType: 'text/plain', url: '/api/attachments/no-such-upload' }])), 400, 'invalid_body')
+    expectError(await post(user([{ type: 'file', mediaType: 'text/plain' }])), 400, 'invalid_body')
     expectError(await post(user([{ type: 'text', text: 'nul \u0000 here' }])), 400, 'invalid_body')
     expectError(await post(user([{ type: 'text', text: 'x'.repeat(100_001) }])), 413, 'too_large')
     expectError(await client.raw('POST', '/api/chat', 'not json'), 400, 'invalid_body')
@@ -324,6 +328,80 @@ describe('POST /api/chat, the AI SDK UI message stream', () => {
     expectError(await post({ ...user([]), trigger: 'regenerate-message' }), 409, 'not_retryable')
     expectError(await post({ ...user([{ type: 'text', text: 'hi' }]), model: 'no-such-model' }), 400, 'unknown_model')
     expect((await stored(client, 'bad-bodies')).messages).toEqual([])
+  })
+})
+
+describe('POST /api/chat with files (docs/ai-sdk.md, Files)', () => {
+  /** The bytes of a PNG (its signature is what makes it one to Flume). */
+  const PNG = Buffer.from([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52, 1, 2, 3, 4])
+  const pngPart = { type: 'file' as const, mediaType: 'image/png', filename: 'dot.png', url: `data:image/png;base64,${PNG.toString('base64')}` }
+
+  it('sends a data: URL image and an uploaded text file as the model\'s image_url and delimited text; reads them back as file parts; an edit keeps one', async () => {
+    const client = createClient(env.flume.url)
+    const up = await client.raw('POST', '/api/attachments?name=notes.md', '# Notes\nrivers', { 'content-type': 'text/markdown' })
+    expect(up.status, up.text).toBe(201)
+    const chat = sdkChat(client)
+    env.fake.enqueue({ chunks: ['A dot ', 'and notes.'] })
+    const before = env.fake.completions.length
+    await chat.sendMessage({ text: 'What are these?', files: [pngPart, { type: 'file', mediaType: 'text/markdown', filename: 'notes.md', url: up.body.url }] })
+    expect(chat.error).toBeUndefined()
+    expect(textOf(lastAssistant(chat))).toBe('A dot and notes.')
+    expect(env.fake.completions[before]!.body.messages).toEqual([{
+      role: 'user',
+      content: [
+        { type: 'text', text: 'What are these?\n\n<file name="notes.md">\n# Notes\nrivers\n</file>' },
+        { type: 'image_url', image_url: { url: pngPart.url } },
+      ],
+    }])
+
+    // Read back: the question's files are file parts with their Flume urls, before its words.
+    const saved = await stored(client, chat.id)
+    const question = saved.messages[0]!
+    const files = question.parts.filter(p => p.type === 'file') as { url: string, mediaType: string, filename: string }[]
+    expect(files.map(f => [f.filename, f.mediaType])).toEqual([['dot.png', 'image/png'], ['notes.md', 'text/plain']])
+    expect(files[1]!.url).toBe(up.body.url)
+    expect(question.parts.at(-1)).toMatchObject({ type: 'text', text: 'What are these?' })
+    const image = await client.fetch(files[0]!.url)
+    expect(image.headers.get('content-type')).toBe('image/png')
+    expect(Buffer.from(await image.arrayBuffer())).toEqual(PNG)
+
+    // After a reload, an edit of that question keeping the image only: the text file is gone.
+    const reloaded = sdkChat(client, { id: chat.id, messages: saved.messages })
+    env.fake.enqueue({ chunks: ['Just a dot.'] })
+    await reloaded.sendMessage({ messageId: question.id, text: 'And now?', files: [files[0]! as typeof pngPart] })
+    expect(reloaded.error).toBeUndefined()
+    expect(env.fake.completions.at(-1)!.body.messages).toEqual([{
+      role: 'user',
+      content: [{ type: 'text', text: 'And now?' }, { type: 'image_url', image_url: { url: pngPart.url } }],
+    }])
+    expect((await client.fetch(up.body.url)).status).toBe(404)
+    const flume = await getChat(client, saved.chatId)
+    expect(flume.messages[0]!.attachments!.map(f => f.name)).toEqual(['dot.png'])
+  })
+
+  it('takes files alone as the question, titled after the first', async () => {
+    const client = createClient(env.flume.url)
+    const chat = sdkChat(client)
+    env.fake.enqueue({ chunks: ['A picture.'] })
+    await chat.sendMessage({ files: [pngPart] })
+    expect(chat.error).toBeUndefined()
+    const saved = await stored(client, chat.id)
+    expect((await getChat(client, saved.chatId)).title).toBe('dot.png')
+  })
+
+  it('a refused question takes out the files its data: URLs stored', async () => {
+    const client = createClient(env.flume.url)
+    // 31 unsent uploads: one short of the 32 a person may keep waiting (docs/attachments.md).
+    for (let i = 0; i < 31; i++) expect((await client.raw('POST', `/api/attachments?name=${i}.txt`, `file ${i}`, { 'content-type': 'text/plain' })).status).toBe(201)
+    const refused = await client.json('POST', '/api/chat', {
+      id: 'refused-files',
+      messages: [{ id: 'u', role: 'user', parts: [pngPart, { type: 'file', mediaType: 'text/plain', url: '/api/attachments/someone-elses' }, { type: 'text', text: 'hi' }] }],
+    })
+    expectError(refused, 400, 'invalid_body')
+    // The image it stored is gone: there is room for one more upload, and then none.
+    expect((await client.raw('POST', '/api/attachments?name=32.txt', 'file 32', { 'content-type': 'text/plain' })).status).toBe(201)
+    expectError(await client.raw('POST', '/api/attachments?name=33.txt', 'file 33', { 'content-type': 'text/plain' }), 429, 'rate_limited')
+    expect((await stored(client, 'refused-files')).messages).toEqual([])
   })
 })
 

@@ -264,4 +264,16 @@ describe('the Cloudflare worker (wrangler dev, local D1)', () => {
     expect(file.headers.get('content-type')).toBe('text/plain; charset=utf-8')
     expect(await file.text()).toBe('hello from a file')
   })
+
+  it('takes files as large as a D1 row holds, and refuses larger ones with 413 before storing them', async () => {
+    const client = createClient(a.url)
+    expect((await client.json('GET', '/api/models')).body.attachments.bytes).toBe(1_400_000)
+    const largest = 'abcdefghij\n'.repeat(127_000)
+    const up = await client.raw('POST', '/api/attachments?name=large.txt', largest, { 'content-type': 'text/plain' })
+    expect(up.status, up.text).toBe(201)
+    expect(await (await client.fetch(up.body.url)).text()).toBe(largest)
+    const over = await client.raw('POST', '/api/attachments?name=over.txt', 'x'.repeat(1_400_001), { 'content-type': 'text/plain' })
+    expect(over.status, over.text).toBe(413)
+    expect(over.body.data.code).toBe('attachment_too_large')
+  })
 })

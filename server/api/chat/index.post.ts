@@ -1,10 +1,12 @@
-import type { Chat } from '#shared/schemas'
+import type { Attachment, Chat } from '#shared/schemas'
 
 /**
  * The AI SDK's chat endpoint (docs/ai-sdk.md): `useChat()` / `new Chat()` post here by default and
  * read the answer as a UI message stream. The newest message is the question; the model sees the
  * chat as Flume stored it, not the client's copy. `trigger: 'regenerate-message'` asks again for
  * the last answer (as …/retry). The answer outlives this request: closing it does not stop it.
+ * The question's `file` parts become its attachments (uploads of the person's, or `data:` URLs
+ * stored as uploads here, taken out again if the question is refused).
  */
 export default defineEventHandler(async (event) => {
   const body = await readBodyAs(event, SdkChatBody)
@@ -16,20 +18,23 @@ export default defineEventHandler(async (event) => {
 
   // Counted before the answer starts: a refused stream must not leave an answer nobody asked to read.
   const release = holdStreamSlot(event, owner)
+  let files: { ids: string[], stored: string[] } | undefined
   let answer
   try {
+    files = question?.files.length ? await sdkAttachmentIds(event, owner, question.files) : undefined
     answer = question === undefined
       ? await regenerate(event, owner, chat)
-      : await ask(event, owner, chatId, chat, question, body)
+      : await ask(event, owner, chatId, chat, question.content, await attachmentsFor(owner, files?.ids, body.messageId), body)
   }
   catch (error) {
     release()
+    if (files) await removeUploads(owner, files.stored)
     throw error
   }
   return sendUiMessageAnswer(event, owner, answer, release, { 'x-flume-chat-id': chatId })
 })
 
-async function ask(event: Parameters<typeof startAnswer>[0], owner: string, chatId: string, chat: Chat | undefined, question: string, body: SdkChatBody) {
+async function ask(event: Parameters<typeof startAnswer>[0], owner: string, chatId: string, chat: Chat | undefined, question: string, attachments: Attachment[], body: SdkChatBody) {
   const model = await modelFor(chat, body.model)
   const remember = body.model !== undefined && body.model !== chat?.model
   const answerId = newId()
@@ -39,20 +44,20 @@ async function ask(event: Parameters<typeof startAnswer>[0], owner: string, chat
     if (!edited || edited.role !== 'user') throw httpError(409, 'not_editable', 'Only questions read from this chat can be edited.')
     await stopRunningAnswers(owner, chatId)
     const exchange = await startAnswer(event, { id: answerId, job: jobFor(chat, owner, model) },
-      () => messageStore.editExchange(owner, chat, body.messageId!, question, model, answerId, remember))
+      () => messageStore.editExchange(owner, chat, body.messageId!, question, model, answerId, remember, attachments))
     if (!exchange) throw notFound()
     return exchange.assistantMessage
   }
   const exchange = await startAnswer(event, { id: answerId, job: jobFor(chat ?? { id: chatId }, owner, model) }, async () => {
-    if (chat) return await messageStore.createExchange(owner, chat, question, model, answerId, remember)
+    if (chat) return await messageStore.createExchange(owner, chat, question, model, answerId, remember, attachments)
     try {
-      return await chatStore.createWithExchange(owner, { id: chatId }, question, model, answerId, body.model !== undefined)
+      return await chatStore.createWithExchange(owner, { id: chatId }, question, model, answerId, body.model !== undefined, attachments)
     }
     catch (error) {
       // Made meanwhile by another request with the same id: the question goes into it.
       const made = await chatStore.get(owner, chatId)
       if (!made) throw error
-      return await messageStore.createExchange(owner, made, question, model, answerId, remember)
+      return await messageStore.createExchange(owner, made, question, model, answerId, remember, attachments)
     }
   })
   if (!exchange) throw notFound()

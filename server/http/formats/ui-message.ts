@@ -104,6 +104,8 @@ export function toUiMessage(message: Message) {
       ...(message.error ? { error: message.error } : {}),
     } satisfies FlumeMessageMetadata,
     parts: [
+      // As the SDK's sendMessage({ text, files }) orders them: the files, then the words.
+      ...(message.attachments ?? []).map(file => ({ type: 'file' as const, mediaType: file.mediaType, filename: file.name, url: file.url })),
       ...(message.reasoning ? [{ type: 'reasoning' as const, text: message.reasoning, state: message.content || isFinalStatus(message.status) ? 'done' as const : 'streaming' as const }] : []),
       ...(message.content ? [{ type: 'text' as const, text: message.content, state: isFinalStatus(message.status) ? 'done' as const : 'streaming' as const }] : []),
     ],
@@ -147,7 +149,7 @@ const CONTROL = /[\u0000-\u001F\u007F]/
 export const SdkChatId = z.string().min(1).max(200)
   .refine(id => !CONTROL.test(id) && id.isWellFormed(), 'id must be one line of valid Unicode')
 
-const UiMessagePart = z.looseObject({ type: z.string(), text: z.string().optional() })
+const UiMessagePart = z.looseObject({ type: z.string(), text: z.string().optional(), url: z.string().optional(), filename: z.string().optional() })
 const UiMessage = z.looseObject({
   id: z.string().optional(),
   role: z.enum(['system', 'user', 'assistant']),
@@ -171,17 +173,29 @@ export const SdkChatBody = z.looseObject({
 
 export type SdkChatBody = z.infer<typeof SdkChatBody>
 
-/** The question the SDK asks: the text parts of its newest message, which must be the person's. */
-export function sdkQuestion(body: SdkChatBody): string {
+/** A `file` part of the SDK's question: its `url` (an upload's, or a `data:` URL) and `filename`. */
+export interface SdkFile {
+  url: string
+  filename?: string
+}
+
+/**
+ * The question the SDK asks: the text parts of its newest message, which must be the person's,
+ * joined by a blank line, and its `file` parts (docs/ai-sdk.md, Files). Files alone make a question.
+ */
+export function sdkQuestion(body: SdkChatBody): { content: string, files: SdkFile[] } {
   const last = body.message ?? body.messages?.at(-1)
   if (!last || last.role !== 'user') throw httpError(400, 'invalid_body', 'The last message must be the new question (role user).')
-  if (last.parts.some(p => p.type === 'file')) throw httpError(400, 'invalid_body', 'Flume takes text only: send the question as text parts.')
+  const files = last.parts.filter(p => p.type === 'file').map((p): SdkFile => {
+    if (!p.url) throw httpError(400, 'invalid_body', 'A file part needs its url.')
+    return { url: p.url, ...(p.filename ? { filename: p.filename } : {}) }
+  })
   const content = last.parts.flatMap(p => (p.type === 'text' && p.text !== undefined ? [p.text] : [])).join('\n\n')
-  if (!content.trim()) throw httpError(400, 'invalid_body', 'The question has no text.')
+  if (!content.trim() && !files.length) throw httpError(400, 'invalid_body', 'The question has no text.')
   if (content.length > MAX_CONTENT_LENGTH) throw httpError(413, 'too_large', `The question is longer than ${MAX_CONTENT_LENGTH} characters.`)
   if (content.includes('\u0000')) throw httpError(400, 'invalid_body', 'The question must not contain NUL characters.')
   if (!content.isWellFormed()) throw httpError(400, 'invalid_body', 'The question must be valid Unicode (no lone surrogates).')
-  return content
+  return { content, files }
 }
 
 /** The SDK chat id of a route (`/api/chat/:chatId/...`); a malformed one names nothing (404). */
