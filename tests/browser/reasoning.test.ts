@@ -62,6 +62,11 @@ async function openReasoning(article: Locator) {
   if (await toggle.getAttribute('aria-expanded') !== 'true') await toggle.click()
 }
 
+/** The reasoning once its panel shows `last` (a panel just opened renders its text in a moment). */
+async function reasoningThrough(article: Locator, last: string): Promise<string> {
+  return await until(() => reasoningShown(article).catch(() => ''), t => t.includes(last), { intervalMs: 20, what: `the reasoning through ${last}` })
+}
+
 async function waitForAnswerOnly(page: Page, check: (text: string) => boolean, what: string) {
   return await until(() => answerOnly(lastAssistant(page)).catch(() => ''), check, { intervalMs: 20, what })
 }
@@ -146,7 +151,7 @@ describe('reasoning', () => {
     expect(await lineSeconds(article)).toBeGreaterThanOrEqual(elapsed - 1)
     expect(await answerOnly(article)).toBe('')
     await openReasoning(article)
-    expect(await reasoningShown(article)).toBe(reasoning.slice(0, 20).join(''))
+    expect(await reasoningThrough(article, 'r20')).toBe(reasoning.slice(0, 20).join(''))
 
     gate.open()
     await until(() => reasoningShown(article), t => t.includes('r30'), { intervalMs: 20, what: 'the reasoning going on after the reload' })
@@ -158,7 +163,7 @@ describe('reasoning', () => {
 
     await expect.poll(() => lineOf(article)).toMatch(/^Thought for \d+ s$/)
     await openReasoning(article)
-    const shownReasoning = await reasoningShown(article)
+    const shownReasoning = await reasoningThrough(article, 'r40')
     const shownAnswer = await answerOnly(article)
     expect(shownReasoning.split(/\s+/)).toEqual(reasoning.map(w => w.trim()))
     expect(shownAnswer.split(/\s+/)).toEqual(answer.map(w => w.trim()))
