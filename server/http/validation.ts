@@ -148,8 +148,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
  * left unread: a socket closed on unread bytes is reset by the kernel, and a client still writing
  * its body then loses the 413 to EPIPE or ECONNRESET instead of reading it. The answer goes out
  * at once all the same, and the connection stays usable once the body ends. A client that sends
- * more than another `limit` (at least 1 MiB) past the refusal is cut off; one that stalls is cut
- * by the server's keep-alive timeout.
+ * more than another `limit` (at least 1 MiB) past the refusal is cut off; one that stalls, by the
+ * server's idle and request timeouts.
  */
 function dropTheRest(req: IncomingMessage, limit: number) {
   const allowance = Math.max(limit, 1 << 20)
