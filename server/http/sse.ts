@@ -1,6 +1,6 @@
 import type { H3Event } from 'h3'
 import type { ServerResponse } from 'node:http'
-import { DONE_SENTINEL, type StreamEvent } from '#shared/schemas'
+import { DONE_SENTINEL, type Message, type StreamEvent } from '#shared/schemas'
 import { useFlumeConfig } from '../utils/config'
 import { formatStreamId, type StreamPosition } from '#shared/stream-id'
 import type { AnswerText, RunFinal, RunReader } from '../generation/run'
@@ -67,18 +67,43 @@ export const jsonSse: StreamFormat = {
   ping: PING,
 }
 
+/** Said when an offset lies past what an answer has: 400 `invalid_offset`, or the WebSocket's error frame. */
+export const PAST_END = 'The offset is past the end of this answer.'
+
+/** A stored answer's end as its run reported it: its status, and its error and usage if any. */
+export function finalOf(message: Pick<Message, 'status' | 'error' | 'usage'>): RunFinal {
+  return {
+    status: message.status as RunFinal['status'],
+    ...(message.error ? { error: message.error } : {}),
+    ...(message.usage ? { usage: message.usage } : {}),
+  }
+}
+
+/** What is left of a finished answer for a reader at `from`, and where its texts end. */
+export interface AnswerRest {
+  from: StreamPosition
+  end: StreamPosition
+  reasoning: string
+  text: string
+}
+
 /**
- * A finished answer from `from` as `format` sends it: the rest of its reasoning (if the format
- * carries it), the rest of its text, then its end.
+ * The rest of a finished answer from `from`: of its reasoning (none when `withReasoning` is
+ * false: the format carries none, and its offsets are the answer's alone) and of its text.
+ * Undefined when `from` lies past the end of either.
  */
-export function finishedBody(format: StreamFormat, stored: AnswerText, from: StreamPosition, final: RunFinal): string {
-  const thoughts = format.reasoning ? stored.reasoning ?? '' : ''
+export function restOf(stored: AnswerText, from: StreamPosition, withReasoning = true): AnswerRest | undefined {
+  const thoughts = withReasoning ? stored.reasoning ?? '' : ''
   const end = { answer: stored.content.length, reasoning: thoughts.length }
-  const reasoning = thoughts.slice(from.reasoning)
-  const rest = stored.content.slice(from.answer)
-  return (reasoning ? format.reasoning!({ answer: from.answer, reasoning: end.reasoning }, reasoning) : '')
-    + (rest ? format.delta(end, rest) : '')
-    + format.end(end, final)
+  if (from.answer > end.answer || from.reasoning > end.reasoning) return undefined
+  return { from, end, reasoning: thoughts.slice(from.reasoning), text: stored.content.slice(from.answer) }
+}
+
+/** A finished answer's rest as `format` sends it: the rest of its reasoning, of its text, then its end. */
+export function finishedBody(format: StreamFormat, rest: AnswerRest, final: RunFinal): string {
+  return (rest.reasoning && format.reasoning ? format.reasoning({ answer: rest.from.answer, reasoning: rest.end.reasoning }, rest.reasoning) : '')
+    + (rest.text ? format.delta(rest.end, rest.text) : '')
+    + format.end(rest.end, final)
 }
 
 /** Where frames go: a Node response or a web stream. `write` answers false when the peer is slow. */

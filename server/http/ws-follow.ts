@@ -5,6 +5,7 @@ import type { RunFinal, RunReader } from '../generation/run'
 import { takeStreamSlot } from '../generation/open-streams'
 import { INTERRUPTED } from '../generation/registry'
 import { findOwnAnswer } from '../storage/message-lookup'
+import { PAST_END, finalOf, restOf } from './sse'
 
 /** What a follow session needs of a socket (crossws' Peer on Node; a fake in tests). */
 export interface WsPeer {
@@ -130,7 +131,7 @@ export class WsFollowSession {
       if (reader) {
         follow.reader = reader
         if (follow.cancelled) return
-        if (reader.pastEnd) return this.refuse(messageId, 'invalid_offset', 'The offset is past the end of this answer.')
+        if (reader.pastEnd) return this.refuse(messageId, 'invalid_offset', PAST_END)
         const resumeAt = await this.read(messageId, reader, follow)
         follow.reader = undefined
         reader.close()
@@ -148,19 +149,11 @@ export class WsFollowSession {
       // instance writes it now: then the next attach finds it.
       await runs.settle(messageId, INTERRUPTED)
     }
-    const from = position ?? { answer: 0, reasoning: 0 }
-    const thoughts = message.reasoning ?? ''
-    const end = { answer: message.content.length, reasoning: thoughts.length }
-    if (from.answer > end.answer || from.reasoning > end.reasoning) return this.refuse(messageId, 'invalid_offset', 'The offset is past the end of this answer.')
-    const reasoning = thoughts.slice(from.reasoning)
-    if (reasoning) await this.send({ messageId, id: idOf({ answer: from.answer, reasoning: end.reasoning }), type: 'reasoning', text: reasoning })
-    const rest = message.content.slice(from.answer)
-    if (rest) await this.send({ messageId, id: idOf(end), type: 'delta', text: rest })
-    await this.sendFinal(messageId, end, {
-      status: message.status as RunFinal['status'],
-      ...(message.error ? { error: message.error } : {}),
-      ...(message.usage ? { usage: message.usage } : {}),
-    })
+    const rest = restOf(message, position ?? { answer: 0, reasoning: 0 })
+    if (!rest) return this.refuse(messageId, 'invalid_offset', PAST_END)
+    if (rest.reasoning) await this.send({ messageId, id: idOf({ answer: rest.from.answer, reasoning: rest.end.reasoning }), type: 'reasoning', text: rest.reasoning })
+    if (rest.text) await this.send({ messageId, id: idOf(rest.end), type: 'delta', text: rest.text })
+    await this.sendFinal(messageId, rest.end, finalOf(message))
   }
 
   /** Sends what the reader gives until the end; answers the offset to read again from if the run was let go. */

@@ -1,7 +1,7 @@
 import type { H3Event } from 'h3'
 import { z } from 'zod'
 import { MAX_CONTENT_LENGTH, isFinalStatus, type Message, type MessageError, type Usage } from '#shared/schemas'
-import { finishedBody, sendFrames, sendRun, type StreamFormat } from '../sse'
+import { finalOf, finishedBody, restOf, sendFrames, sendRun, type StreamFormat } from '../sse'
 import type { RunFinal } from '../../generation/run'
 
 /** The AI SDK's headers for a UI message stream (`ai`, UI_MESSAGE_STREAM_HEADERS), with Flume's cache-control. */
@@ -134,12 +134,7 @@ export async function sendUiMessageAnswer(event: H3Event, owner: string, answer:
     throw error
   }
   release()
-  const final: RunFinal = {
-    status: message.status as RunFinal['status'],
-    ...(message.error ? { error: message.error } : {}),
-    ...(message.usage ? { usage: message.usage } : {}),
-  }
-  return sendFrames(event, format.open + finishedBody(format, message, { answer: 0, reasoning: 0 }, final), format.headers)
+  return sendFrames(event, format.open + finishedBody(format, restOf(message, { answer: 0, reasoning: 0 })!, finalOf(message)), format.headers)
 }
 
 // eslint-disable-next-line no-control-regex -- control characters are what it finds

@@ -38,27 +38,20 @@ export default defineEventHandler(async (event) => {
   }
   release()
 
-  const end = { answer: message.content.length, reasoning: format.reasoning ? message.reasoning?.length ?? 0 : 0 }
-  if (from.answer > end.answer || from.reasoning > end.reasoning) {
-    throw httpError(400, 'invalid_offset', 'The offset is past the end of this answer.')
-  }
+  const rest = restOf(message, from, format.reasoning !== undefined)
+  if (!rest) throw httpError(400, 'invalid_offset', PAST_END)
   // Nothing left to send: a browser EventSource reconnecting after the end stops for good. The
   // other formats answer their end instead: htmx's SSE extension opens a new EventSource after a
   // 204 (and again, and again), and curl is better told how the answer ended.
-  if (offset && from.answer === end.answer && from.reasoning === end.reasoning && format === jsonSse) return sendNoContent(event, 204)
-  const final = {
-    status: message.status as RunFinal['status'],
-    ...(message.error ? { error: message.error } : {}),
-    ...(message.usage ? { usage: message.usage } : {}),
-  }
-  return sendFrames(event, finishedBody(format, message, from, final), format.headers)
+  if (offset && !rest.reasoning && !rest.text && format === jsonSse) return sendNoContent(event, 204)
+  return sendFrames(event, finishedBody(format, rest, finalOf(message)), format.headers)
 })
 
 /** A live answer's frames; an offset past its text so far is refused as for a finished answer. */
 function sendLive(event: H3Event, reader: RunReader, release: () => void, format: StreamFormat) {
   if (reader.pastEnd) {
     reader.close()
-    throw httpError(400, 'invalid_offset', 'The offset is past the end of this answer.')
+    throw httpError(400, 'invalid_offset', PAST_END)
   }
   return sendRun(event, releasingOnClose(reader, release), format)
 }
