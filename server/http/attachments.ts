@@ -4,6 +4,7 @@ import { AttachmentSchema, MAX_ATTACHMENT_NAME, formatBytes } from '#shared/sche
 import { platform } from '#flume/platform'
 import { attachmentStore } from '../storage/attachments'
 import type { AttachmentLimits } from '../utils/config'
+import { MAX_BODY_BYTES } from './validation'
 
 let warned = false
 
@@ -116,6 +117,18 @@ export async function attachmentsFor(owner: string, ids: string[] | undefined, e
 export function uploadName(event: H3Event): string | undefined {
   const raw = getQuery(event).name
   return typeof raw === 'string' ? raw : undefined
+}
+
+/**
+ * The body an AI SDK question may have (docs/ai-sdk.md, Files): the contract's 1 MB, plus room for
+ * a question's files as `data:` URLs (base64: 4/3 of their bytes) while attachments are on. What
+ * `sendMessage({ files })` posts for a FileList then fits whenever the files are within the limits.
+ */
+export function sdkBodyLimit(): number {
+  const limits = attachmentLimits()
+  if (!limits.kinds.size || !limits.count) return MAX_BODY_BYTES
+  const files = Math.min(limits.totalBytes, limits.count * limits.bytes)
+  return MAX_BODY_BYTES + Math.ceil(files * 4 / 3) + limits.count * 256
 }
 
 const UPLOAD_PATH = /^\/api\/attachments\/([\w-]{1,64})$/

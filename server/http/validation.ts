@@ -1,22 +1,23 @@
 import type { IncomingMessage } from 'node:http'
 import type { H3Event } from 'h3'
 import type { z } from 'zod'
-import { MAX_CONTENT_LENGTH } from '#shared/schemas'
+import { MAX_CONTENT_LENGTH, formatBytes } from '#shared/schemas'
 
 /** Bodies above this are refused (CONTRACT.md: 1 MB), counted as they arrive. */
 export const MAX_BODY_BYTES = 1_000_000
 
-const tooLarge = () => httpError(413, 'too_large', 'The request body is larger than 1 MB.')
+const tooLarge = (limit = MAX_BODY_BYTES) => httpError(413, 'too_large', `The request body is larger than ${limit === MAX_BODY_BYTES ? '1 MB' : formatBytes(limit)}.`)
 
 /**
  * Reads and validates a JSON body. Oversized bodies and content answer 413 `too_large`, a body
  * that is not `application/json` 415 `unsupported_media_type` (an HTML form cannot post JSON, so a
  * cross-site form post never reaches a route), anything malformed 400 `invalid_body`; never a 5xx.
+ * `limit`: the body's bytes at most (1 MB, the contract's, unless a route documents another).
  */
-export async function readBodyAs<T extends z.ZodType>(event: H3Event, schema: T): Promise<z.infer<T>> {
+export async function readBodyAs<T extends z.ZodType>(event: H3Event, schema: T, limit = MAX_BODY_BYTES): Promise<z.infer<T>> {
   const declared = Number(getRequestHeader(event, 'content-length'))
-  if (declared > MAX_BODY_BYTES) throw tooLarge()
-  const raw = await readLimitedBody(event, MAX_BODY_BYTES)
+  if (declared > limit) throw tooLarge(limit)
+  const raw = await readLimitedBody(event, limit)
   let json: unknown = {}
   if (raw.trim()) {
     const type = getRequestHeader(event, 'content-type') ?? ''
@@ -79,7 +80,7 @@ function describeIssues(error: z.ZodError): string {
 
 /** The body as text, at most `limit` bytes (readLimitedBytes). */
 async function readLimitedBody(event: H3Event, limit: number): Promise<string> {
-  const bytes = await readLimitedBytes(event, limit, tooLarge)
+  const bytes = await readLimitedBytes(event, limit, () => tooLarge(limit))
   try {
     return utf8.decode(bytes)
   }

@@ -379,6 +379,20 @@ describe('POST /api/chat with files (docs/ai-sdk.md, Files)', () => {
     expect(flume.messages[0]!.attachments!.map(f => f.name)).toEqual(['dot.png'])
   })
 
+  it('takes a photo of a few MB as the SDK posts a FileList, inline: the body may exceed 1 MB by what the files take', async () => {
+    const client = createClient(env.flume.url)
+    const photo = Buffer.concat([PNG, Buffer.alloc(3_000_000, 7)])
+    const chat = sdkChat(client)
+    env.fake.enqueue({ chunks: ['A big one.'] })
+    const before = env.fake.completions.length
+    await chat.sendMessage({ text: 'And this?', files: [{ ...pngPart, filename: 'photo.png', url: `data:image/png;base64,${photo.toString('base64')}` }] })
+    expect(chat.error).toBeUndefined()
+    expect(env.fake.completions[before]!.body.messages.at(-1).content[1].image_url.url).toBe(`data:image/png;base64,${photo.toString('base64')}`)
+    // Past 1 MB and the room for the files the limits allow (about 29 MB here): 413.
+    const long = { id: 'too-long', messages: [{ id: 'u', role: 'user', parts: [{ type: 'text', text: 'hi' }, { type: 'data-x', data: 'x'.repeat(30_000_000) }] }] }
+    expectError(await client.json('POST', '/api/chat', long), 413, 'too_large')
+  })
+
   it('takes files alone as the question, titled after the first', async () => {
     const client = createClient(env.flume.url)
     const chat = sdkChat(client)

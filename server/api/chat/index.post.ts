@@ -9,7 +9,7 @@ import type { Attachment, Chat } from '#shared/schemas'
  * stored as uploads here, taken out again if the question is refused).
  */
 export default defineEventHandler(async (event) => {
-  const body = await readBodyAs(event, SdkChatBody)
+  const body = await readBodyAs(event, SdkChatBody, sdkBodyLimit())
   const question = body.trigger === 'submit-message' ? sdkQuestion(body) : undefined
   const owner = await useIdentity(event)
   const chatId = await sdkChats.chatIdFor(owner, body.id)
