@@ -118,7 +118,7 @@ describe('attaching files', () => {
     const chip = chips(page).first()
     expect(await chip.getAttribute('data-kind')).toBe('image')
     expect(await chip.locator('img').getAttribute('src')).toMatch(/^blob:/)
-    expect(await chip.locator('img').evaluate(img => (img as HTMLImageElement).naturalWidth)).toBe(320)
+    await expect.poll(() => chip.locator('img').evaluate(img => (img as HTMLImageElement).naturalWidth)).toBe(320)
     expect(await chip.innerText()).toContain('screenshot.png')
 
     env.fake.enqueue({ chunks: ['A ', 'gradient.'] })

@@ -415,7 +415,7 @@ describe('model picker', () => {
     expect((await env.fake.waitForCompletion(base)).body.model).toBe(MODELS[0])
 
     // The list is the upstream's, the default selected.
-    expect(await picker.locator('option').allInnerTexts()).toEqual(MODELS)
+    await expect.poll(() => picker.locator('option').allInnerTexts()).toEqual(MODELS)
     expect(await picker.inputValue()).toBe(MODELS[0])
 
     await picker.selectOption('gamma-model')

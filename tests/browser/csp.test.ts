@@ -107,6 +107,8 @@ describe('content security policy', () => {
     await page.waitForURL(/\/$/)
     await page.goBack()
     await waitForChatPage(page)
+    // The chat's page, not the home page still shown while it loads: the question goes to this chat.
+    await lastAssistant(page).waitFor()
     env.fake.enqueue({ chunks: pieces('Again: $e^{i\\pi} + 1 = 0$ and\n\n```py\nprint("hi")\n```\n', 5), delayMs: 2 })
     await sendMessage(page, 'Once more')
     await waitForAssistantStatus(page, 'done')

@@ -20,6 +20,7 @@ import {
   waitForAssistantStatus,
   waitForChatPage,
   useBrowserEnv,
+  waitForHydration,
 } from './support'
 
 const env = useBrowserEnv({ FLUME_SAVE_INTERVAL_MS: '200' })
@@ -156,6 +157,7 @@ describe('chat settings', () => {
     expect(lastSent().temperature).toBe(0.3)
 
     await page.reload()
+    await waitForHydration(page)
     await page.getByRole('button', { name: /^Chat settings/ }).click()
     expect(await page.getByRole('textbox', { name: 'System prompt' }).inputValue()).toBe('Answer like a pirate.')
     expect(await page.getByRole('slider', { name: 'Temperature' }).inputValue()).toBe('0.3')

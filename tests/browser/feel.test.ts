@@ -136,7 +136,7 @@ describe('composer and answers', () => {
     await page.mouse.wheel(0, -600)
     await jump.waitFor()
     const distance = () => thread.evaluate(el => el.scrollHeight - el.scrollTop - el.clientHeight)
-    expect(await distance()).toBeGreaterThan(100)
+    await expect.poll(distance).toBeGreaterThan(100)
     await jump.click()
     await expect.poll(distance).toBeLessThan(48)
     await expect.poll(() => jump.count()).toBe(0)

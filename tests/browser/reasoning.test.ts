@@ -148,7 +148,7 @@ describe('reasoning', () => {
     const { createdAt } = (await fetchChat(page, chatId)).messages.at(-1)!
     const elapsed = Math.floor((Date.now() - Date.parse(createdAt)) / 1000)
     expect(elapsed).toBeGreaterThanOrEqual(1)
-    expect(await lineSeconds(article)).toBeGreaterThanOrEqual(elapsed - 1)
+    await expect.poll(() => lineSeconds(article)).toBeGreaterThanOrEqual(elapsed - 1)
     expect(await answerOnly(article)).toBe('')
     await openReasoning(article)
     expect(await reasoningThrough(article, 'r20')).toBe(reasoning.slice(0, 20).join(''))

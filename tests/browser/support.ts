@@ -119,6 +119,9 @@ export async function waitForAssistantStatus(page: Page, statuses: string | stri
       .catch(() => [])
     throw new Error(`assistant message never reached status ${wanted.join('|')}; articles: ${JSON.stringify(seen)}`, { cause })
   }
+  // Two frames: text committed with the status is laid out, and a markdown group just put on the
+  // page (content-visibility: auto, skipped until a frame has seen it) is read by innerText.
+  await page.evaluate(() => new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve)))).catch(() => {})
 }
 
 /**
