@@ -3,21 +3,15 @@ import { enableAutoUnmount } from '@vue/test-utils'
 import { mountSuspended, registerEndpoint } from '@nuxt/test-utils/runtime'
 import type { Message } from '#shared/schemas'
 import ChatPage from '~/pages/chat/[id].vue'
-import { lastEventSource, manualFrames, stubEventSource } from './helpers/fake-stream'
+import { lastEventSource, useFakeStreams } from './helpers/fake-stream'
 import { chatOf, message, serveChat, uid } from './helpers/data'
 
 enableAutoUnmount(afterEach)
 
-let frames: ReturnType<typeof manualFrames>
+const frames = useFakeStreams()
 
 beforeEach(() => {
-  stubEventSource()
-  frames = manualFrames()
   registerEndpoint('/api/chats', { method: 'GET', handler: () => [] })
-})
-
-afterEach(() => {
-  vi.unstubAllGlobals()
 })
 
 async function openChat(chatId: string) {

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { defineComponent, h } from 'vue'
 import { mountSuspended, registerEndpoint } from '@nuxt/test-utils/runtime'
 import { readBody } from 'h3'
@@ -6,7 +6,7 @@ import type { Message } from '#shared/schemas'
 import { useChat } from '~/composables/useChat'
 import { useChats } from '~/composables/useChats'
 import { TEXT_COMMIT_INTERVAL } from '~/utils/text-batcher'
-import { FakeEventSource, lastEventSource, manualClock, manualFrames, stubEventSource } from './helpers/fake-stream'
+import { FakeEventSource, lastEventSource, manualClock, useFakeStreams } from './helpers/fake-stream'
 import { errorReply, message, serveChat, uid } from './helpers/data'
 import { mountChat } from './helpers/use-chat'
 
@@ -25,17 +25,7 @@ function serveRetry(chatId: string, stored: Message[], failedId: string) {
   return retried
 }
 
-let frames: ReturnType<typeof manualFrames>
-
-beforeEach(() => {
-  stubEventSource()
-  frames = manualFrames()
-})
-
-afterEach(() => {
-  vi.useRealTimers()
-  vi.unstubAllGlobals()
-})
+const frames = useFakeStreams()
 
 describe('useChat', () => {
   it('sends, streams the answer in batches and closes on [DONE]', async () => {

@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { registerEndpoint } from '@nuxt/test-utils/runtime'
 import { readBody } from 'h3'
 import type { Message } from '#shared/schemas'
 import { openStreamEarly } from '~/composables/useAnswerStreams'
-import { FakeEventSource, lastEventSource, manualFrames, stubEventSource } from './helpers/fake-stream'
+import { FakeEventSource, lastEventSource, useFakeStreams } from './helpers/fake-stream'
 import { chatOf, errorReply, message, serveChat, uid } from './helpers/data'
 import { mountChat } from './helpers/use-chat'
 
@@ -14,14 +14,7 @@ async function loadedChat(chatId: string) {
   return chat
 }
 
-let frames: ReturnType<typeof manualFrames>
-beforeEach(() => {
-  stubEventSource()
-  frames = manualFrames()
-})
-afterEach(() => {
-  vi.unstubAllGlobals()
-})
+const frames = useFakeStreams()
 
 describe('useChat().edit', () => {
   it('replaces the edited question and everything after it, and follows the new answer', async () => {

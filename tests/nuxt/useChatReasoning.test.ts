@@ -1,20 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { TEXT_COMMIT_INTERVAL } from '~/utils/text-batcher'
-import { FakeEventSource, lastEventSource, manualClock, manualFrames, stubEventSource } from './helpers/fake-stream'
+import { FakeEventSource, lastEventSource, manualClock, useFakeStreams } from './helpers/fake-stream'
 import { message, serveChat, uid } from './helpers/data'
 import { mountChat } from './helpers/use-chat'
 
-let frames: ReturnType<typeof manualFrames>
-
-beforeEach(() => {
-  stubEventSource()
-  frames = manualFrames()
-})
-
-afterEach(() => {
-  vi.useRealTimers()
-  vi.unstubAllGlobals()
-})
+const frames = useFakeStreams()
 
 describe('useChat: reasoning (docs/reasoning.md)', () => {
   it('adds reasoning frames to the answer\'s reasoning in batches, apart from its text; the first one starts the answer', async () => {

@@ -1,4 +1,4 @@
-import { vi } from 'vitest'
+import { afterEach, beforeEach, vi } from 'vitest'
 
 /** A stand-in for the browser's EventSource that the test drives frame by frame. */
 export class FakeEventSource {
@@ -87,4 +87,33 @@ export function lastEventSource() {
   const es = FakeEventSource.instances.at(-1)
   if (!es) throw new Error('no EventSource was opened')
   return es
+}
+
+/**
+ * For a test file that follows answers: before each test a fake EventSource and manual animation
+ * frames, after it the real globals and timers back. Answers the current test's frames.
+ */
+export function useFakeStreams() {
+  let current: ReturnType<typeof manualFrames> | undefined
+  beforeEach(() => {
+    stubEventSource()
+    current = manualFrames()
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+    vi.unstubAllGlobals()
+  })
+  const frames = () => {
+    if (!current) throw new Error('useFakeStreams: no test is running')
+    return current
+  }
+  return {
+    get request() {
+      return frames().request
+    },
+    get pending() {
+      return frames().pending
+    },
+    run: () => frames().run(),
+  }
 }
