@@ -5,7 +5,7 @@
  * uploaded SVG never runs as a page of Flume's origin.
  */
 import type { JSHandle, Page, Response } from 'playwright-core'
-import { beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { Attachment } from '../../shared/schemas'
 import {
   composer,
@@ -21,10 +21,6 @@ import {
 } from './support'
 
 const env = useBrowserEnv()
-let base = 0
-beforeEach(() => {
-  base = env.fake.completions.length
-})
 
 interface ImageSpec { name: string, width: number, height: number, type: 'image/png' | 'image/jpeg', alpha?: boolean, noise?: boolean }
 
@@ -125,7 +121,7 @@ describe('attaching files', () => {
     await sendMessage(page, 'What is this?')
     await waitForChatPage(page)
     await waitForAssistantStatus(page, 'done')
-    expect(env.fake.completions.length).toBe(base + 1)
+    expect(env.fake.completions.length).toBe(env.base + 1)
     const turn = lastTurn()
     expect(turn.content).toEqual([
       { type: 'text', text: 'What is this?' },
@@ -302,7 +298,7 @@ describe('attaching files', () => {
     await settled(page, 2, 'form.message-edit')
     env.fake.enqueue({ chunks: ['Better.'] })
     await editor.getByRole('button', { name: 'Send edited' }).click()
-    await expect.poll(() => env.fake.completions.length).toBe(base + 2)
+    await expect.poll(() => env.fake.completions.length).toBe(env.base + 2)
     await waitForAssistantStatus(page, 'done')
     const text = lastTurn().content as string
     expect(text).toContain('<file name="b.txt">')

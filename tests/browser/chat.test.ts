@@ -3,7 +3,7 @@
  * streaming, reload mid-answer, stop, upstream errors and retry, the composer, the chats list.
  */
 import { resolve } from 'node:path'
-import { beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   answerText,
   articles,
@@ -30,13 +30,6 @@ import {
 } from './support'
 
 const env = useBrowserEnv({ FLUME_SAVE_INTERVAL_MS: '200' })
-/** Completion requests the fake got before this test (the fake is shared by the file). */
-let base = 0
-const completions = () => env.fake.completions.slice(base)
-
-beforeEach(() => {
-  base = env.fake.completions.length
-})
 
 /** Waits until the last assistant article shows rendered text matching `check`. */
 async function waitForAnswerText(check: (text: string) => boolean, what: string, timeoutMs = 10_000) {
@@ -76,7 +69,7 @@ describe('streaming an answer', () => {
     const stored = await fetchChat(page, chatId)
     expect(stored.messages.map(m => [m.role, m.status])).toEqual([['user', 'done'], ['assistant', 'done']])
     expect(stored.messages[1]!.content).toBe(expected)
-    expect(completions().at(-1)!.body.messages.at(-1)).toEqual({ role: 'user', content: 'Tell me something long' })
+    expect(env.completions().at(-1)!.body.messages.at(-1)).toEqual({ role: 'user', content: 'Tell me something long' })
     expect(env.tp.problems).toEqual([])
   })
 
@@ -93,7 +86,7 @@ describe('streaming an answer', () => {
     expect(await answerText(articles(page, 'assistant').nth(0))).toBe('First answer.')
     expect(await answerText(articles(page, 'assistant').nth(1))).toBe('Second answer here.')
     // The second request carried the history.
-    const req = await env.fake.waitForCompletion(base + 1)
+    const req = await env.fake.waitForCompletion(env.base + 1)
     expect(req.body.messages.slice(-3)).toEqual([
       { role: 'user', content: 'one' },
       { role: 'assistant', content: 'First answer.' },
@@ -127,7 +120,7 @@ describe('reload mid-answer', () => {
     const answer = stored.messages.find(m => m.role === 'assistant')
     expect(answer).toMatchObject({ status: 'done', content: rendered })
     // One generation only: the reload did not start another.
-    expect(completions().length).toBe(1)
+    expect(env.completions().length).toBe(1)
     expect(await articles(page, 'assistant').count()).toBe(1)
     expect(env.tp.problems.filter(p => !/EventSource|ERR_|net::/i.test(p))).toEqual([])
   })
@@ -152,7 +145,7 @@ describe('flaky network and several tabs', () => {
       expect(rendered.split(/\s+/)).toEqual(words.map(w => w.trim()))
       const stored = await fetchChat(page, chatId)
       expect(stored.messages.at(-1)).toMatchObject({ status: 'done', content: rendered })
-      expect(completions().length).toBe(1)
+      expect(env.completions().length).toBe(1)
       // The outage really cut the stream, and the browser asked again from where it was (as the
       // server saw it: Last-Event-ID is added below the page, where Playwright does not see it).
       const streamRequests = proxy.requestHeads().filter(head => /^GET \S*\/stream/.test(head)).map(head => ({
@@ -185,7 +178,7 @@ describe('flaky network and several tabs', () => {
     const expected = words.join('')
     expect(await answerText(lastAssistant(page))).toBe(expected)
     expect(await answerText(lastAssistant(second))).toBe(expected)
-    expect(completions().length).toBe(1)
+    expect(env.completions().length).toBe(1)
     await second.close()
   })
 })
@@ -199,7 +192,7 @@ describe('stop', () => {
     await sendMessage(page, 'Go on and on')
     const chatId = await waitForChatPage(page)
     await waitForAnswerText(t => t.includes('s04'), 'some text before stopping')
-    const completion = await env.fake.waitForCompletion(base)
+    const completion = await env.fake.waitForCompletion(env.base)
 
     await stopButton(page).click()
     await waitForAssistantStatus(page, 'stopped', { timeoutMs: 5_000 })
@@ -228,7 +221,7 @@ describe('stop', () => {
     await waitForAssistantStatus(page, 'stopped')
     expect(await answerText(lastAssistant(page))).toBe(atStop)
     expect(await stopButton(page).count()).toBe(0)
-    expect(completions().length).toBe(1)
+    expect(env.completions().length).toBe(1)
   })
 })
 
@@ -240,7 +233,7 @@ describe('stop before the first token', () => {
     await sendMessage(page, 'Slow to start')
     const chatId = await waitForChatPage(page)
     await stopButton(page).waitFor()
-    const completion = await env.fake.waitForCompletion(base)
+    const completion = await env.fake.waitForCompletion(env.base)
     await stopButton(page).click()
     await waitForAssistantStatus(page, 'stopped', { timeoutMs: 5_000 })
     expect(await completion.outcome).toBe('aborted')
@@ -269,8 +262,8 @@ describe('upstream errors', () => {
     await failed.getByRole('button', { name: 'Retry' }).click()
     await until(() => lastAssistant(page).getAttribute('data-status'), s => s === 'done', { what: 'the retried answer to complete' })
     expect(await answerText(lastAssistant(page))).toBe('Recovered fine.')
-    expect(completions().length).toBe(2)
-    expect(completions()[1]!.body.messages.at(-1)).toEqual({ role: 'user', content: 'Please fail first' })
+    expect(env.completions().length).toBe(2)
+    expect(env.completions()[1]!.body.messages.at(-1)).toEqual({ role: 'user', content: 'Please fail first' })
     // No stale error alert on the completed answer.
     expect(await lastAssistant(page).getByRole('alert').count()).toBe(0)
   })
@@ -298,7 +291,7 @@ describe('upstream errors', () => {
     expect(await answerText(lastAssistant(page))).toBe('Second try worked.')
     // The failed answer was replaced, not followed by a repeated question; the model never saw the partial text.
     expect(await articles(page).evaluateAll(els => els.map(e => e.getAttribute('data-role')))).toEqual(['user', 'assistant'])
-    expect(completions().at(-1)!.body.messages).toEqual([{ role: 'user', content: 'Please drop' }])
+    expect(env.completions().at(-1)!.body.messages).toEqual([{ role: 'user', content: 'Please drop' }])
     const after = await fetchChat(page, chatId)
     expect(after.messages.map(m => [m.role, m.content])).toEqual([['user', 'Please drop'], ['assistant', 'Second try worked.']])
   })
@@ -366,7 +359,7 @@ describe('composer', () => {
 
     // Nothing reached the server.
     expect(await listChats(page)).toEqual([])
-    expect(completions().filter(r => JSON.stringify(r.body).includes('line one'))).toEqual([])
+    expect(env.completions().filter(r => JSON.stringify(r.body).includes('line one'))).toEqual([])
 
     // Clicking Send sends the multi-line text as it is.
     env.fake.enqueue({ chunks: ['ok'] })

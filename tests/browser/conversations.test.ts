@@ -3,7 +3,7 @@
  * upstream: searching the sidebar, renaming and deleting chats, regenerating an answer,
  * copying an answer or a code block, and picking a chat's model.
  */
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import {
   answerText,
   articles,
@@ -26,17 +26,9 @@ import {
 const MODELS = ['alpha-model', 'beta-model', 'gamma-model']
 
 const env = useBrowserEnv()
-/** Completion requests the fake got before this test (the fake is shared by the file). */
-let base = 0
-const completions = () => env.fake.completions.slice(base)
-
 beforeAll(() => {
   // Before any page asks for /api/models (the server keeps the list for a while).
   env.fake.models = [...MODELS]
-})
-
-beforeEach(() => {
-  base = env.fake.completions.length
 })
 
 /** The titles the sidebar lists, in order. */
@@ -284,7 +276,7 @@ describe('delete', () => {
     await visit(page, '/')
     await sendMessage(page, 'Talk for a long time')
     const chatId = await waitForChatPage(page)
-    const completion = await env.fake.waitForCompletion(base)
+    const completion = await env.fake.waitForCompletion(env.base)
     await until(() => answerText(lastAssistant(page)).catch(() => ''), t => t.includes('word3'), { what: 'some streamed text' })
 
     const item = sidebarItem(page, 'Talk for a long time')
@@ -317,7 +309,7 @@ describe('regenerate', () => {
     expect(await page.getByText('First version').count()).toBe(0)
 
     // The model was asked the same question once, without the answer it replaces.
-    const asked = completions()
+    const asked = env.completions()
     expect(asked).toHaveLength(2)
     const messages = asked[1]!.body.messages as { role: string, content: string }[]
     expect(messages.filter(m => m.role === 'user').map(m => m.content)).toEqual(['Explain the tides'])
@@ -352,8 +344,8 @@ describe('regenerate', () => {
     await waitForAssistantStatus(page, 'done')
     expect(await answerText(articles(page, 'assistant').first())).toBe('Answer one.')
     expect(await userTexts()).toEqual(['Question one', 'Question two'])
-    expect(completions().map(c => c.body.model)).toEqual([MODELS[0], 'beta-model', 'beta-model'])
-    const history = completions()[2]!.body.messages as { role: string, content: string }[]
+    expect(env.completions().map(c => c.body.model)).toEqual([MODELS[0], 'beta-model', 'beta-model'])
+    const history = env.completions()[2]!.body.messages as { role: string, content: string }[]
     expect(history.filter(m => m.role !== 'system').map(m => m.content)).toEqual(['Question one', 'Answer one.', 'Question two'])
   })
 })
@@ -412,7 +404,7 @@ describe('model picker', () => {
     await sendMessage(page, 'First question')
     const firstId = await waitForChatPage(page)
     await waitForAssistantStatus(page, 'done')
-    expect((await env.fake.waitForCompletion(base)).body.model).toBe(MODELS[0])
+    expect((await env.fake.waitForCompletion(env.base)).body.model).toBe(MODELS[0])
 
     // The list is the upstream's, the default selected.
     await expect.poll(() => picker.locator('option').allInnerTexts()).toEqual(MODELS)
@@ -421,8 +413,8 @@ describe('model picker', () => {
     await picker.selectOption('gamma-model')
     await until(() => fetchChat(page, firstId), c => c.model === 'gamma-model', { what: 'the chat to keep the picked model' })
     await sendMessage(page, 'Second question')
-    await until(async () => completions().length, n => n === 2, { what: 'the second completion request' })
-    expect(completions()[1]!.body.model).toBe('gamma-model')
+    await until(async () => env.completions().length, n => n === 2, { what: 'the second completion request' })
+    expect(env.completions()[1]!.body.model).toBe('gamma-model')
     await waitForAssistantStatus(page, 'done', { index: 1 })
 
     // Remembered after a reload.
@@ -436,7 +428,7 @@ describe('model picker', () => {
     await sendMessage(page, 'A brand new chat')
     await page.waitForURL(u => /\/chat\//.test(u.pathname) && !u.pathname.endsWith(firstId))
     await waitForAssistantStatus(page, 'done')
-    expect(completions()[2]!.body.model).toBe(MODELS[0])
+    expect(env.completions()[2]!.body.model).toBe(MODELS[0])
     expect(await picker.inputValue()).toBe(MODELS[0])
 
     // And the first chat still has its own.

@@ -5,7 +5,7 @@
  * (docs/reasoning.md).
  */
 import type { Locator, Page } from 'playwright-core'
-import { beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createGate } from '../support/fake-openai'
 import {
   fetchChat,
@@ -22,12 +22,6 @@ import {
 } from './support'
 
 const env = useBrowserEnv({ FLUME_SAVE_INTERVAL_MS: '200' })
-let base = 0
-const completions = () => env.fake.completions.slice(base)
-
-beforeEach(() => {
-  base = env.fake.completions.length
-})
 
 /** Reasoning as the fake sends it, one chunk each: DeepSeek's and vLLM's field. */
 const thoughts = (words: string[]) => words.map(reasoning_content => ({ reasoning_content }))
@@ -169,7 +163,7 @@ describe('reasoning', () => {
     expect(shownAnswer.split(/\s+/)).toEqual(answer.map(w => w.trim()))
     const stored = (await fetchChat(page, chatId)).messages.at(-1)!
     expect(stored).toMatchObject({ status: 'done', content: shownAnswer, reasoning: shownReasoning })
-    expect(completions().length).toBe(1)
+    expect(env.completions().length).toBe(1)
     expect(env.tp.problems.filter(p => !/EventSource|ERR_|net::/i.test(p))).toEqual([])
   })
 
@@ -205,7 +199,7 @@ describe('reasoning', () => {
       // The browser asked again from where it was in both texts: no answer yet, 15 chunks of reasoning.
       const resumed = streamHeads().slice(before).map(head => /\r\nlast-event-id: *(\S+)/i.exec(head)?.[1])
       expect(resumed[0], JSON.stringify(resumed)).toBe(`0,${reasoning.slice(0, 15).join('').length}`)
-      expect(completions().length).toBe(1)
+      expect(env.completions().length).toBe(1)
     }
     finally {
       await viaProxy.close()

@@ -9,7 +9,7 @@ import { resolve } from 'node:path'
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest'
 import type { Chat, ChatWithMessages } from '../../shared/schemas'
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai'
+import { startFakeOpenAI, type FakeOpenAI, type RecordedRequest } from '../support/fake-openai'
 import { startFlume, type FlumeServer } from '../support/flume-server'
 import { root } from '../support/paths'
 
@@ -315,6 +315,10 @@ export interface BrowserEnv {
   readonly browser: Browser
   /** The page of the running test (opened before each test unless `openPages: false`). */
   tp: TestPage
+  /** How many completion requests the fake had got before the running test (it is shared by the file). */
+  readonly base: number
+  /** The completion requests the fake got during the running test. */
+  completions: () => RecordedRequest[]
 }
 
 /**
@@ -323,7 +327,7 @@ export interface BrowserEnv {
  * page and the server said.
  */
 export function useBrowserEnv(flumeEnv: Record<string, string> = {}, { openPages = true } = {}): BrowserEnv {
-  const state = {} as { fake: FakeOpenAI, flume: FlumeServer, browser: Browser, tp?: TestPage }
+  const state = { base: 0 } as { fake: FakeOpenAI, flume: FlumeServer, browser: Browser, tp?: TestPage, base: number }
   beforeAll(async () => {
     state.fake = await startFakeOpenAI()
     ;[state.flume, state.browser] = await Promise.all([
@@ -338,6 +342,7 @@ export function useBrowserEnv(flumeEnv: Record<string, string> = {}, { openPages
   })
   beforeEach(async () => {
     state.fake.clearQueue()
+    state.base = state.fake.completions.length
     state.tp = openPages ? await openPage(state.browser, state.flume.url) : undefined
   })
   afterEach(async (ctx) => {
@@ -362,6 +367,10 @@ export function useBrowserEnv(flumeEnv: Record<string, string> = {}, { openPages
     set tp(page: TestPage) {
       state.tp = page
     },
+    get base() {
+      return state.base
+    },
+    completions: () => state.fake.completions.slice(state.base),
   }
 }
 
