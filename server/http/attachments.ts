@@ -60,6 +60,13 @@ export function cleanName(raw: string | undefined, kind: AttachmentKind): string
   return name.slice(0, MAX_ATTACHMENT_NAME - extension.length) + extension
 }
 
+/** The refusals the attachment limits give, said alike by every route that checks them. */
+export const attachmentRefusals = {
+  off: () => httpError(415, 'unsupported_attachment', 'This server takes no attachments.'),
+  fileTooLarge: (limits: AttachmentLimits) => httpError(413, 'attachment_too_large', `A file may have at most ${formatBytes(limits.bytes)}.`),
+  tooMany: (limits: AttachmentLimits) => httpError(413, 'too_many_attachments', `A message may have at most ${limits.count} attachment${limits.count === 1 ? '' : 's'}.`),
+}
+
 /** Uploads not yet sent that one person may keep at once: this many messages' worth, and at least UNSENT_MIN files. */
 const UNSENT_MESSAGES = 4
 const UNSENT_MIN = 32
@@ -72,9 +79,9 @@ const UNSENT_MIN = 32
  */
 export async function storeUpload(event: H3Event, owner: string, bytes: Uint8Array, name: string | undefined): Promise<Attachment> {
   const limits = attachmentLimits()
-  if (!limits.kinds.size) throw httpError(415, 'unsupported_attachment', 'This server takes no attachments.')
+  if (!limits.kinds.size) throw attachmentRefusals.off()
   if (!bytes.byteLength) throw httpError(400, 'invalid_body', 'The file is empty.')
-  if (bytes.byteLength > limits.bytes) throw httpError(413, 'attachment_too_large', `A file may have at most ${formatBytes(limits.bytes)}.`)
+  if (bytes.byteLength > limits.bytes) throw attachmentRefusals.fileTooLarge(limits)
   const what = classify(bytes)
   if (!what || !limits.kinds.has(what.kind)) {
     const taken = [...limits.kinds].map(kind => (kind === 'image' ? 'images (PNG, JPEG, GIF, WebP)' : 'text files (UTF-8)')).join(' and ')
@@ -98,9 +105,7 @@ export async function storeUpload(event: H3Event, owner: string, bytes: Uint8Arr
 export async function attachmentsFor(owner: string, ids: string[] | undefined, editing?: string): Promise<Attachment[]> {
   if (!ids?.length) return []
   const limits = attachmentLimits()
-  if (ids.length > limits.count) {
-    throw httpError(413, 'too_many_attachments', `A message may have at most ${limits.count} attachment${limits.count === 1 ? '' : 's'}.`)
-  }
+  if (ids.length > limits.count) throw attachmentRefusals.tooMany(limits)
   if (new Set(ids).size !== ids.length) throw httpError(400, 'invalid_body', 'attachments: the same file is listed twice.')
   const found = new Map((await attachmentStore.usable(owner, ids, editing)).map(file => [file.id, file]))
   const missing = ids.find(id => !found.has(id))
@@ -140,8 +145,8 @@ const UPLOAD_PATH = /^\/api\/attachments\/([\w-]{1,64})$/
  * is refused). Flume fetches no other address: 400 `invalid_body`.
  */
 export async function sdkAttachmentIds(event: H3Event, owner: string, files: readonly { url: string, filename?: string }[]): Promise<{ ids: string[], stored: string[] }> {
-  const { count } = attachmentLimits()
-  if (files.length > count) throw httpError(413, 'too_many_attachments', `A message may have at most ${count} attachment${count === 1 ? '' : 's'}.`)
+  const limits = attachmentLimits()
+  if (files.length > limits.count) throw attachmentRefusals.tooMany(limits)
   const ids: string[] = []
   const stored: string[] = []
   try {

@@ -1,5 +1,4 @@
 import type { Attachment } from '#shared/schemas'
-import { formatBytes } from '#shared/schemas'
 
 /**
  * Uploads one file for a question (docs/attachments.md): the body is the file's bytes, `?name=` its
@@ -9,8 +8,8 @@ import { formatBytes } from '#shared/schemas'
  */
 export default defineEventHandler(async (event): Promise<Attachment> => {
   const limits = attachmentLimits()
-  if (!limits.kinds.size) throw httpError(415, 'unsupported_attachment', 'This server takes no attachments.')
-  const tooLarge = () => httpError(413, 'attachment_too_large', `A file may have at most ${formatBytes(limits.bytes)}.`)
+  if (!limits.kinds.size) throw attachmentRefusals.off()
+  const tooLarge = () => attachmentRefusals.fileTooLarge(limits)
   if (Number(getRequestHeader(event, 'content-length')) > limits.bytes) throw tooLarge()
   const bytes = await readLimitedBytes(event, limits.bytes, tooLarge)
   const attachment = await storeUpload(event, await useIdentity(event), bytes, uploadName(event))
