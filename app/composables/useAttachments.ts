@@ -191,6 +191,27 @@ export function useAttachments(options: { initial?: readonly Attachment[], prepa
     while (inFlight.size) await Promise.all(inFlight.values())
   }
 
+  /** Send was asked for while files were still uploading: it goes once they are up (see ready). */
+  const waiting = ref(false)
+  /** Before a question is sent: waits for the uploads in flight, with `waiting` true meanwhile. */
+  async function ready() {
+    waiting.value = true
+    try {
+      await settle()
+    }
+    finally {
+      waiting.value = false
+    }
+  }
+
+  /** A paste: its files are attached; text pasted with them still goes into the field. */
+  function paste(event: ClipboardEvent) {
+    const found = filesIn(event.clipboardData)
+    if (!found.length) return
+    if (!event.clipboardData?.types.includes('text/plain')) event.preventDefault()
+    add(found)
+  }
+
   /**
    * The uploaded files for a question being sent. They leave the tray (the question shows them)
    * unless `keep` (an editor that stays open while its edit is sent), are never deleted from here
@@ -230,7 +251,7 @@ export function useAttachments(options: { initial?: readonly Attachment[], prepa
     objectUrls.clear()
   })
 
-  return { items, notice, busy, failed, attachments, totalBytes, overTotal, enabled, add, remove, settle, take, discard }
+  return { items, notice, busy, waiting, failed, attachments, totalBytes, overTotal, enabled, add, paste, remove, settle, ready, take, discard }
 }
 
 export type Attachments = ReturnType<typeof useAttachments>
